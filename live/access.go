@@ -28,6 +28,9 @@ type RoomAccess struct {
 	MutedUntil time.Time // chat time-out; zero = not muted
 	// ProfileComplete is set for signed-in users (chat mode profile_complete).
 	ProfileComplete bool
+	// MemberOf lists every org the user is a member of (for the employer's
+	// applicant feed: events for org X go to connections whose user is in X).
+	MemberOf []OrgID
 }
 
 // Role returns the strongest role.

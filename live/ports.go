@@ -32,3 +32,42 @@ type Notifier interface {
 // Kicked is a node-local callback for kicks (bans, logout), so that media
 // sessions of the user close too. room is "" for every room.
 type Kicked func(room RoomID, user UserID)
+
+// Sessions resolves a session token (from the session cookie, an
+// Authorization: Bearer header or a ?token= query) to an identity.
+// An empty token is the anonymous visitor (zero Identity, nil error); an
+// unknown, expired or revoked token is an Unauthenticated *Error.
+// Implemented by auth. Safe for concurrent use.
+type Sessions interface {
+	IdentifyToken(ctx context.Context, token string) (Identity, error)
+}
+
+// Rooms answers who may do what in a room and moves rooms through their
+// lifecycle. Implemented by the rooms service over storage; used by chat,
+// signaling and jobs. Safe for concurrent use.
+type Rooms interface {
+	// Access loads the room and what id is in it (host, moderator, banned,
+	// muted, exhibitor orgs, org memberships). Unknown room: NotFound *Error.
+	Access(ctx context.Context, room RoomID, id Identity) (Room, RoomAccess, error)
+	// CheckStreamKey reports whether key is the room's current stream key
+	// (constant-time compare against the stored hash).
+	CheckStreamKey(ctx context.Context, room RoomID, key string) (bool, error)
+	// SetStatus moves the room along its lifecycle (InvalidState *Error if
+	// not allowed), persists it and publishes a room.status event.
+	SetStatus(ctx context.Context, room RoomID, to RoomStatus) (Room, error)
+}
+
+// RoomSnapshot is the state a viewer needs on joining (the welcome event):
+// the room, the job shelf, the pinned card, the exhibitor orgs.
+type RoomSnapshot struct {
+	Room       Room      `json:"room"`
+	Shelf      []JobCard `json:"shelf"`
+	Pinned     *JobCard  `json:"pinned"`
+	Exhibitors []Org     `json:"exhibitors"`
+}
+
+// Snapshotter builds a room's snapshot. Implemented by the rooms/jobs
+// services; used by chat for welcome and recovery. Safe for concurrent use.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, room RoomID) (RoomSnapshot, error)
+}
