@@ -1,0 +1,517 @@
+// @ts-check
+/**
+ * Watch page (/rooms/:id): WHEP video that starts by itself when the room
+ * goes live, chat with recovery, the pinned job card with one-tap apply, the
+ * job shelf, counters, an audio-only switch, "I need help", and moderator
+ * tools for moderators, hosts and admins.
+ */
+import { api, ApiError } from '../api.js';
+import { RoomChannel } from '../protocol.js';
+import { play } from '../media.js';
+import { el, byId, initPage, pathID, announce, showError, signinURL, randomKey, markReady } from '../ui.js';
+import { setText, fmtNumber, fmtTime, t, has, onLangChange } from '../i18n.js';
+import { jobCard, markApplied } from '../cards.js';
+import { chatPanel, STAFF_ROLES } from '../chat-ui.js';
+
+const roomID = pathID();
+const me = await initPage('rooms');
+
+/** @type {import('../api.js').Snapshot|null} */
+let snap = null;
+let role = 'visitor';
+/** @type {Set<string>} jobs this user has applied to */
+const applied = new Set();
+/** @type {Map<string,string>} idempotency key per job for this page */
+const keys = new Map();
+/** @type {Map<string, import('../cards.js').CardView[]>} card views per job */
+const views = new Map();
+/** @type {Map<string, number>} applicant totals per job */
+const totals = new Map();
+
+const video = /** @type {HTMLVideoElement} */ (byId('video'));
+const waiting = byId('waiting');
+const audioOnly = /** @type {HTMLInputElement} */ (byId('audio-only'));
+const unmute = /** @type {HTMLButtonElement} */ (byId('unmute'));
+const statusPill = byId('room-status');
+
+if (me) {
+  try {
+    for (const a of await api.myApplications()) applied.add(a.job_id);
+  } catch {
+    /* the receipt still shows after applying */
+  }
+}
+
+// ---- media -------------------------------------------------------------
+
+/** @type {import('../media.js').Session|null} */
+let session = null;
+let wantPlay = false;
+let starting = false;
+/** @type {ReturnType<typeof setTimeout>|undefined} */
+let retry;
+
+/** @param {string} key */
+function showWaiting(key) {
+  setText(/** @type {HTMLElement} */ (waiting.firstElementChild), key);
+  waiting.hidden = false;
+}
+
+async function startPlayback() {
+  if (!wantPlay || starting || session) return;
+  starting = true;
+  clearTimeout(retry);
+  try {
+    const s = await play(`/api/rooms/${encodeURIComponent(roomID)}/whep`, {
+      audioOnly: audioOnly.checked,
+      onTrack: (stream) => {
+        if (video.srcObject !== stream) video.srcObject = stream;
+        void video.play().catch(() => undefined);
+      },
+      onState: (st) => {
+        if ((st === 'failed' || st === 'closed' || st === 'disconnected') && session && session.pc.connectionState === st) {
+          const old = session;
+          session = null;
+          void old.close();
+          if (wantPlay) {
+            showWaiting('watch.reconnecting');
+            retry = setTimeout(startPlayback, 1500);
+          }
+        }
+      },
+    });
+    if (!wantPlay) {
+      void s.close();
+      return;
+    }
+    session = s;
+    if (audioOnly.checked) showWaiting('watch.audio_only_on');
+  } catch (e) {
+    if (e instanceof ApiError || (e instanceof Error && /** @type {any} */ (e).status === 403)) {
+      showWaiting('watch.not_allowed');
+      return;
+    }
+    if (wantPlay) retry = setTimeout(startPlayback, 2000);
+  } finally {
+    starting = false;
+  }
+}
+
+function stopPlayback() {
+  clearTimeout(retry);
+  const s = session;
+  session = null;
+  if (s) void s.close();
+  video.srcObject = null;
+}
+
+video.addEventListener('playing', () => {
+  if (!audioOnly.checked) waiting.hidden = true;
+});
+
+audioOnly.addEventListener('change', () => {
+  stopPlayback();
+  if (wantPlay) {
+    showWaiting(audioOnly.checked ? 'watch.audio_only_on' : 'watch.connecting');
+    void startPlayback();
+  }
+  video.classList.toggle('audio-only', audioOnly.checked);
+});
+
+unmute.addEventListener('click', () => {
+  video.muted = !video.muted;
+  setText(unmute, video.muted ? 'watch.unmute' : 'watch.mute');
+  if (!video.muted) void video.play().catch(() => undefined);
+});
+
+/** @param {string} status */
+function setStatus(status) {
+  if (snap && snap.room) snap.room.status = status;
+  statusPill.className = 'status-pill status-' + status;
+  setText(statusPill, 'status.' + (status || 'scheduled'));
+  if (status === 'live') {
+    wantPlay = true;
+    if (!session) showWaiting('watch.connecting');
+    void startPlayback();
+  } else {
+    wantPlay = false;
+    stopPlayback();
+    showWaiting(status === 'ended' ? 'watch.ended' : 'watch.waiting');
+  }
+}
+
+// ---- cards, shelf, apply -----------------------------------------------
+
+const profileDialog = /** @type {HTMLDialogElement} */ (byId('profile-dialog'));
+const pdName = /** @type {HTMLInputElement} */ (byId('pd-name'));
+const pdPhone = /** @type {HTMLInputElement} */ (byId('pd-phone'));
+const pdCity = /** @type {HTMLInputElement} */ (byId('pd-city'));
+const pdError = byId('pd-error');
+/** @type {(() => void)|null} */
+let afterProfile = null;
+
+byId('pd-cancel').addEventListener('click', () => {
+  afterProfile = null;
+  profileDialog.close();
+});
+byId('profile-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  showError(pdError, null);
+  const current = me ? me.profile : { full_name: '', phone: '', city: '', skills: [], summary: '', accessibility_needs: '' };
+  const p = { ...current, full_name: pdName.value.trim(), phone: pdPhone.value.trim(), city: pdCity.value.trim() || current.city };
+  try {
+    await api.saveProfile(p);
+    if (me) me.profile = p;
+    profileDialog.close();
+    const then = afterProfile;
+    afterProfile = null;
+    then?.();
+  } catch (err) {
+    showError(pdError, err);
+  }
+});
+
+/**
+ * One-tap apply for a job.
+ * @param {import('../api.js').JobCard} card
+ * @param {import('../cards.js').CardView} view
+ */
+async function apply(card, view) {
+  if (!me) {
+    location.href = signinURL();
+    return;
+  }
+  if (!view.apply) return;
+  view.apply.disabled = true;
+  setText(view.receipt, 'apply.sending');
+  let key = keys.get(card.job_id);
+  if (!key) {
+    key = randomKey();
+    keys.set(card.job_id, key);
+  }
+  try {
+    await api.apply(roomID, card.job_id, key);
+    applied.add(card.job_id);
+    for (const v of views.get(card.job_id) || []) markApplied(v);
+    announce('apply.announce_done', { title: card.title });
+  } catch (e) {
+    view.apply.disabled = false;
+    if (e instanceof ApiError && e.code === 'profile_incomplete') {
+      setText(view.receipt, 'apply.need_profile');
+      pdName.value = me.profile.full_name;
+      pdPhone.value = me.profile.phone;
+      pdCity.value = me.profile.city;
+      afterProfile = () => void apply(card, view);
+      profileDialog.showModal();
+      (e.fields.includes('full_name') || !pdName.value ? pdName : pdPhone).focus();
+      return;
+    }
+    if (e instanceof ApiError && e.status === 401) {
+      location.href = signinURL();
+      return;
+    }
+    showError(view.receipt, e);
+    view.receipt.hidden = false;
+    announce('apply.announce_failed', { title: card.title });
+  }
+}
+
+/**
+ * @param {import('../api.js').JobCard} card
+ * @param {boolean} big
+ * @param {string} prefix
+ */
+function renderCard(card, big, prefix) {
+  if (totals.has(card.job_id)) card.applicants = /** @type {number} */ (totals.get(card.job_id));
+  const v = jobCard(card, { headingLevel: 3, applyLabel: big ? 'apply.button_big' : 'apply.button', big, idPrefix: prefix });
+  const list = views.get(card.job_id) || [];
+  list.push(v);
+  views.set(card.job_id, list);
+  if (applied.has(card.job_id)) markApplied(v);
+  else v.apply?.addEventListener('click', () => void apply(card, v));
+  return v;
+}
+
+function forgetViews() {
+  for (const [id, list] of views) {
+    const alive = list.filter((v) => v.root.isConnected);
+    if (alive.length) views.set(id, alive);
+    else views.delete(id);
+  }
+}
+
+/**
+ * @param {import('../api.js').JobCard|null} card
+ * @param {boolean} announceIt
+ */
+function renderPinned(card, announceIt) {
+  const box = byId('pinned-card');
+  box.replaceChildren();
+  if (!card) {
+    box.append(el('p', { cls: 'muted', i18n: 'watch.no_pin' }));
+  } else {
+    box.append(renderCard(card, true, 'pin').root);
+    if (announceIt) announce('watch.pin_announce', { title: card.title });
+  }
+  forgetViews();
+}
+
+/** @param {import('../api.js').JobCard[]} shelf */
+function renderShelf(shelf) {
+  const ul = byId('shelf');
+  ul.replaceChildren();
+  if (!shelf.length) ul.append(el('li', { cls: 'muted', i18n: 'watch.no_jobs' }));
+  for (const c of shelf) ul.append(el('li', {}, renderCard(c, false, 'shelf').root));
+  forgetViews();
+}
+
+// ---- help --------------------------------------------------------------
+
+const helpBtn = /** @type {HTMLButtonElement} */ (byId('help'));
+helpBtn.hidden = !me;
+helpBtn.addEventListener('click', async () => {
+  const st = byId('help-status');
+  try {
+    await api.help(roomID);
+    setText(st, 'watch.help_sent');
+    helpBtn.disabled = true;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404 && e.code !== 'room_not_found') {
+      helpBtn.hidden = true;
+      setText(st, 'watch.help_unavailable');
+      return;
+    }
+    showError(st, e);
+    st.hidden = false;
+  }
+});
+
+// ---- moderator tools ---------------------------------------------------
+
+const modSection = byId('mod');
+const slow = /** @type {HTMLSelectElement} */ (byId('slow'));
+const chatMode = /** @type {HTMLSelectElement} */ (byId('chat-mode'));
+const blocked = /** @type {HTMLTextAreaElement} */ (byId('blocked'));
+
+/** @param {Partial<import('../api.js').RoomSettings>|undefined} s */
+function showSettings(s) {
+  if (!s) return;
+  const secs = String(s.slow_mode_seconds || 0);
+  if (![...slow.options].some((o) => o.value === secs)) slow.append(el('option', { attrs: { value: secs }, i18n: 'mod.slow_n', args: { n: secs } }));
+  slow.value = secs;
+  chatMode.value = s.chat || 'open';
+  if (document.activeElement !== blocked) blocked.value = (s.blocked_words || []).join('\n');
+  if (s.chat === 'off') chat.notice('chat.off_notice');
+  else if (s.slow_mode_seconds) chat.notice('chat.slow_notice', { n: s.slow_mode_seconds });
+  else chat.notice(null);
+}
+
+byId('settings-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const st = byId('settings-status');
+  try {
+    await api.settings(roomID, {
+      slow_mode_seconds: Number(slow.value),
+      chat: chatMode.value,
+      blocked_words: blocked.value.split('\n').map((w) => w.trim()).filter(Boolean),
+    });
+    setText(st, 'mod.saved');
+  } catch (err) {
+    showError(st, err);
+    st.hidden = false;
+  }
+});
+
+/** @param {import('../protocol.js').RoomEvent} ev */
+function addHeld(ev) {
+  const d = ev.data || {};
+  const li = el('li', { cls: 'msg' });
+  li.append(el('span', { cls: 'who', text: d.name || '' }), el('span', { cls: 'text', text: d.text || '' }));
+  const dismiss = el('button', { cls: 'small', attrs: { type: 'button' }, i18n: 'mod.dismiss', onclick: () => li.remove() });
+  const mute = el('button', {
+    cls: 'small',
+    attrs: { type: 'button' },
+    i18n: 'mod.timeout',
+    onclick: async () => {
+      try {
+        await api.mute(roomID, d.user_id, 300, t('mod.default_reason'));
+        li.remove();
+      } catch (err) {
+        showError(byId('settings-status'), err);
+      }
+    },
+  });
+  const ban = el('button', {
+    cls: 'small danger',
+    attrs: { type: 'button' },
+    i18n: 'mod.ban',
+    onclick: async () => {
+      try {
+        await api.ban(roomID, d.user_id, t('mod.default_reason'));
+        li.remove();
+      } catch (err) {
+        showError(byId('settings-status'), err);
+      }
+    },
+  });
+  li.append(el('span', { cls: 'mod-tools' }, dismiss, mute, ban));
+  byId('held').append(li);
+  announce('mod.held_announce');
+}
+
+byId('audit-load').addEventListener('click', async () => {
+  const box = byId('audit');
+  try {
+    const rows = await api.audit(roomID);
+    const table = el('table', {}, el('caption', { i18n: 'mod.audit' }));
+    const head = el('tr');
+    for (const k of ['audit.time', 'audit.actor', 'audit.action', 'audit.target', 'audit.reason'])
+      head.append(el('th', { attrs: { scope: 'col' }, i18n: k }));
+    table.append(el('thead', {}, head));
+    const body = el('tbody');
+    for (const r of rows) {
+      const tr = el('tr');
+      const action = 'audit.act.' + r.action;
+      tr.append(
+        el('td', { text: fmtTime(r.at || r.created_at) }),
+        el('td', { text: r.actor_name || r.actor || r.actor_id || '' }),
+        has(action) ? el('td', { i18n: action }) : el('td', { text: r.action || '' }),
+        el('td', { text: r.target_name || r.target || r.target_id || '' }),
+        el('td', { text: r.reason || '' }),
+      );
+      body.append(tr);
+    }
+    if (!rows.length) body.append(el('tr', {}, el('td', { attrs: { colspan: '5' }, i18n: 'mod.audit_empty' })));
+    table.append(body);
+    box.replaceChildren(table);
+  } catch (err) {
+    const p = el('p', { cls: 'error', attrs: { role: 'alert' } });
+    showError(p, err);
+    box.replaceChildren(p);
+  }
+});
+
+// ---- the channel -------------------------------------------------------
+
+/** @param {import('../api.js').Snapshot} s */
+function applySnapshot(s) {
+  snap = s;
+  const room = s.room || /** @type {any} */ ({});
+  const title = byId('room-title');
+  delete title.dataset.i18n;
+  title.textContent = room.title || '';
+  document.title = (room.title || '') + ' · ' + t('app.name');
+  byId('room-org').textContent = room.org_name || (s.exhibitors[0] && s.exhibitors[0].name) || '';
+  renderShelf(s.shelf);
+  renderPinned(s.pinned, false);
+  if (typeof s.viewers === 'number') byId('viewer-count').textContent = fmtNumber(s.viewers);
+  showSettings(room.settings);
+  setStatus(room.status);
+}
+
+/** @type {import('../chat-ui.js').ChatPanel} */
+let chat;
+
+const channel = new RoomChannel(roomID, {
+  onState: (st) => {
+    if (st === 'closed') chat.notice('chat.reconnecting');
+    else if (st === 'open') chat.notice(null);
+  },
+  onEvent: (ev) => {
+    const d = ev.data || {};
+    switch (ev.type) {
+      case 'welcome': {
+        role = d.role || (me ? 'seeker' : 'visitor');
+        chat.setRole(role, !!me, me ? me.user.id : '');
+        modSection.hidden = !STAFF_ROLES.includes(role);
+        if (d.recovered !== true) applySnapshot(/** @type {any} */ (normalizeWelcome(d)));
+        if (typeof d.viewers === 'number') byId('viewer-count').textContent = fmtNumber(d.viewers);
+        break;
+      }
+      case 'chat':
+        chat.add(ev);
+        break;
+      case 'chat.deleted':
+        chat.remove(Number(d.seq));
+        break;
+      case 'chat.held':
+        addHeld(ev);
+        break;
+      case 'pin':
+        renderPinned(d.card || d, true);
+        break;
+      case 'unpin':
+        renderPinned(null, false);
+        announce('watch.unpin_announce');
+        break;
+      case 'shelf':
+        if (snap) snap.shelf = d.jobs || [];
+        renderShelf(d.jobs || []);
+        break;
+      case 'apply.count':
+        totals.set(d.job_id, Number(d.total));
+        for (const v of views.get(d.job_id) || []) v.setApplicants(Number(d.total));
+        break;
+      case 'room.status':
+        setStatus(d.status);
+        break;
+      case 'settings':
+        showSettings(d.settings || d);
+        break;
+      case 'viewers':
+        byId('viewer-count').textContent = fmtNumber(Number(d.count || 0));
+        break;
+      case 'muted':
+        chat.notice('chat.muted_until', { time: fmtTime(d.until) });
+        break;
+      case 'banned':
+        chat.notice('chat.banned');
+        chat.setRole('visitor', false, '');
+        wantPlay = false;
+        stopPlayback();
+        showWaiting('watch.not_allowed');
+        channel.close();
+        break;
+      case 'error':
+        chat.error(d.code || 'generic', d.message || '');
+        break;
+    }
+  },
+});
+
+/**
+ * The welcome event carries the snapshot either flat or under "snapshot".
+ * @param {any} d
+ */
+function normalizeWelcome(d) {
+  const s = d.snapshot || d;
+  return {
+    room: s.room || {},
+    shelf: s.shelf || [],
+    pinned: s.pinned || null,
+    exhibitors: s.exhibitors || [],
+    viewers: typeof d.viewers === 'number' ? d.viewers : s.viewers,
+  };
+}
+
+chat = chatPanel(roomID, channel);
+chat.setRole(me ? 'seeker' : 'visitor', !!me, me ? me.user.id : '');
+
+// The REST snapshot paints the page at once (also when WebSocket is slow).
+try {
+  applySnapshot(await api.room(roomID));
+} catch (e) {
+  const title = byId('room-title');
+  if (e instanceof ApiError && e.status === 404) setText(title, 'watch.not_found');
+  else setText(title, 'error.network');
+  showWaiting('watch.unavailable');
+}
+channel.connect();
+onLangChange(() => {
+  if (snap) document.title = (snap.room.title || '') + ' · ' + t('app.name');
+});
+addEventListener('pagehide', () => {
+  channel.close();
+  stopPlayback();
+});
+markReady();
