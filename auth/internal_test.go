@@ -1,0 +1,74 @@
+package auth
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestHasher(t *testing.T) {
+	h := newHasher(HashParams{Time: 1, Memory: 1024, Threads: 1}, 2)
+	enc, err := h.hash(context.Background(), "s3cret pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pw   string
+		want bool
+	}{{"s3cret pass", true}, {"s3cret pasS", false}, {"", false}} {
+		if ok, err := h.verify(context.Background(), tc.pw, enc); err != nil || ok != tc.want {
+			t.Errorf("verify(%q) = %v, %v", tc.pw, ok, err)
+		}
+	}
+	for _, bad := range []string{"", "$argon2id$v=19$m=1,t=1,p=1$$", "$bcrypt$x", "$argon2id$v=19$m=99999999,t=1,p=1$AAAA$AAAA"} {
+		if _, err := h.verify(context.Background(), "x", bad); err == nil {
+			t.Errorf("verify accepted malformed hash %q", bad)
+		}
+	}
+}
+
+func TestHasherCapsConcurrency(t *testing.T) {
+	h := newHasher(HashParams{Time: 1, Memory: 1024, Threads: 1}, 1)
+	if err := h.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := h.hash(ctx, "password"); err == nil {
+		t.Fatal("hash ran past a full semaphore")
+	}
+	h.release()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := h.hash(context.Background(), "password"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestKeyedLimiterBounded(t *testing.T) {
+	k := newKeyedLimiter(Limit{Every: time.Minute, Burst: 1}, 100)
+	now := time.Now()
+	for i := 0; i < 1000; i++ {
+		k.allow(strconv.Itoa(i), now)
+	}
+	if k.size() != 100 {
+		t.Fatalf("size %d, want 100", k.size())
+	}
+	if ok, _ := k.allow("999", now); ok {
+		t.Fatal("second hit on a fresh key allowed")
+	}
+	if ok, wait := k.allow("999", now); ok || wait <= 0 || wait > time.Minute {
+		t.Fatalf("wait %v", wait)
+	}
+	if ok, _ := k.allow("999", now.Add(time.Minute)); !ok {
+		t.Fatal("refill not applied")
+	}
+}
