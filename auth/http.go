@@ -340,4 +340,3 @@ func Page(c *gin.Context) (limit, offset int, err error) {
 	}
 	return limit, offset, nil
 }
-
