@@ -1,0 +1,206 @@
+package chat
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"jobcast/live"
+)
+
+// conn is one WebSocket. Its reader runs on the HTTP handler's goroutine
+// (serve), its writer on its own goroutine (writeLoop); the writer is the
+// only one that writes data frames. Hubs and notices hand it encoded events
+// through send, which never blocks: the queue is bounded in bytes and a
+// client that falls behind is closed with CloseSlow instead of slowing the
+// room.
+type conn struct {
+	s    *Service
+	ws   *websocket.Conn
+	room live.RoomID
+
+	// fixed at upgrade
+	id     live.Identity
+	user   live.UserID
+	role   live.Role
+	staff  bool
+	orgs   []live.OrgID
+	limits *userLimits
+
+	mu          sync.Mutex
+	queue       [][]byte
+	spare       [][]byte
+	queued      int
+	closing     bool
+	closeCode   int
+	closeReason string
+	wake        chan struct{}
+	done        chan struct{} // closed when writeLoop has returned
+}
+
+func (c *conn) memberOf(org live.OrgID) bool {
+	for _, o := range c.orgs {
+		if o == org {
+			return true
+		}
+	}
+	return false
+}
+
+// send queues one encoded event (shared bytes, never modified). It reports
+// false if the connection is closing. Never blocks; safe for concurrent use.
+func (c *conn) send(b []byte) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	if c.queued+len(b) > c.s.cfg.SendQueueBytes {
+		c.closing, c.closeCode, c.closeReason = true, CloseSlow, "too slow: the send queue overflowed; reconnect with since"
+		c.queue, c.queued = nil, 0
+		c.mu.Unlock()
+		c.s.m.slow.Inc()
+		c.signal()
+		return false
+	}
+	c.queue = append(c.queue, b)
+	c.queued += len(b)
+	c.mu.Unlock()
+	c.signal()
+	return true
+}
+
+// close asks the writer to send a close frame with code and reason (after
+// what is already queued, unless the connection is slow) and to end the
+// connection. The first call wins. Never blocks.
+func (c *conn) close(code int, reason string) {
+	c.mu.Lock()
+	if !c.closing {
+		c.closing, c.closeCode, c.closeReason = true, code, reason
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop is the connection's only data writer. It drains the queue into
+// frames of at most MaxFrameBytes (several events joined by '\n'), pings
+// every PingInterval and, when closing, sends the close frame and closes the
+// socket, which also ends the reader.
+func (c *conn) writeLoop() {
+	defer c.s.wg.Done()
+	defer close(c.done)
+	defer c.ws.Close()
+	ping := time.NewTicker(c.s.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.wake:
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
+				return
+			}
+			continue
+		}
+		c.mu.Lock()
+		items := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.queued = 0
+		closing, code, reason := c.closing, c.closeCode, c.closeReason
+		c.mu.Unlock()
+		if len(items) > 0 && !(closing && code == CloseSlow) {
+			if err := c.writeFrames(items); err != nil {
+				return
+			}
+		}
+		clear(items)
+		c.mu.Lock()
+		if c.spare == nil {
+			c.spare = items[:0]
+		}
+		c.mu.Unlock()
+		if closing {
+			msg := websocket.FormatCloseMessage(code, reason)
+			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			return
+		}
+	}
+}
+
+// writeFrames writes items as text frames, joining consecutive events with
+// '\n' up to MaxFrameBytes per frame.
+func (c *conn) writeFrames(items [][]byte) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	for len(items) > 0 {
+		w, err := c.ws.NextWriter(websocket.TextMessage)
+		if err != nil {
+			return err
+		}
+		size := 0
+		for i, b := range items {
+			if i > 0 && size+1+len(b) > c.s.cfg.MaxFrameBytes {
+				items = items[i:]
+				break
+			}
+			if i > 0 {
+				if _, err := w.Write(newline); err != nil {
+					return err
+				}
+				size++
+			}
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			size += len(b)
+			if i == len(items)-1 {
+				items = nil
+			}
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var newline = []byte{'\n'}
+
+// readLoop reads client frames until the socket fails or closes. It runs on
+// the HTTP handler goroutine.
+func (c *conn) readLoop() {
+	c.ws.SetReadLimit(int64(c.s.cfg.ReadLimit))
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
+	})
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.Is(err, websocket.ErrReadLimit):
+				c.close(CloseTooBig, "frame larger than 4 KiB")
+			case errors.As(err, &ne) && ne.Timeout():
+				c.close(CloseIdleTimeout, "no message or pong for too long")
+			default:
+				c.close(CloseNormal, "")
+			}
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
+		if typ != websocket.TextMessage {
+			c.send(errorEvent("bad_message", "send JSON text frames", ""))
+			continue
+		}
+		c.s.handleClientMessage(c, data)
+	}
+}

@@ -1,0 +1,169 @@
+package chat
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"jobcast/live"
+)
+
+// userLimits are one user's chat limits on this node, shared by the user's
+// connections: the rate limiter and the time of the last accepted message
+// (slow mode).
+type userLimits struct {
+	refs int // guarded by Service.limitsMu
+
+	mu   sync.Mutex
+	lim  *rate.Limiter
+	last time.Time
+}
+
+func (s *Service) userLimits(user live.UserID) *userLimits {
+	if user == "" {
+		return nil
+	}
+	s.limitsMu.Lock()
+	defer s.limitsMu.Unlock()
+	l := s.limits[user]
+	if l == nil {
+		l = &userLimits{lim: rate.NewLimiter(rate.Limit(s.cfg.ChatRate), s.cfg.ChatBurst)}
+		s.limits[user] = l
+	}
+	l.refs++
+	return l
+}
+
+func (s *Service) releaseUserLimits(user live.UserID, l *userLimits) {
+	if l == nil {
+		return
+	}
+	s.limitsMu.Lock()
+	defer s.limitsMu.Unlock()
+	l.refs--
+	if l.refs == 0 && s.limits[user] == l {
+		delete(s.limits, user)
+	}
+}
+
+var pongEvent = func() []byte { return mustEphemeral(live.EvPong, struct{}{}) }
+
+// handleClientMessage handles one client frame on the connection's reader
+// goroutine. Replies and errors go to this connection only.
+func (s *Service) handleClientMessage(c *conn, data []byte) {
+	m, err := decodeClientMessage(data)
+	if err != nil {
+		e, _ := live.AsError(err)
+		c.send(errorEvent(e.Code, e.Message, ""))
+		return
+	}
+	switch m.Type {
+	case "ping":
+		c.send(pongEvent())
+	case "chat":
+		s.chat(c, m)
+	default:
+		c.send(errorEvent("unknown_type", `type must be "chat" or "ping"`, m.Nonce))
+	}
+}
+
+func (s *Service) chatRefused(c *conn, outcome, code, msg, nonce string) {
+	s.m.chat.WithLabelValues(outcome).Inc()
+	c.send(errorEvent(code, msg, nonce))
+}
+
+// chat runs the chat message path: shape and length, rate limit, a fresh
+// access check (mode, mute, ban — so a moderation change on any node holds
+// at once), slow mode, blocked words, PII masking, scam hold-back, publish.
+func (s *Service) chat(c *conn, m clientMessage) {
+	if !c.id.SignedIn() {
+		s.chatRefused(c, "refused", "sign_in_to_chat", "sign in to chat", m.Nonce)
+		return
+	}
+	text, ok := cleanText(m.Text)
+	switch {
+	case !ok:
+		s.chatRefused(c, "invalid", "invalid_text", "text must be valid UTF-8", m.Nonce)
+		return
+	case text == "":
+		s.chatRefused(c, "invalid", "empty_message", "a message needs some text", m.Nonce)
+		return
+	case utf8.RuneCountInString(text) > s.cfg.MaxChatChars:
+		s.chatRefused(c, "invalid", "message_too_long", "a message is at most "+strconv.Itoa(s.cfg.MaxChatChars)+" characters", m.Nonce)
+		return
+	}
+	if !c.limits.lim.Allow() {
+		s.chatRefused(c, "rate_limited", "rate_limited", "you are sending messages too fast; wait a moment", m.Nonce)
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.BrokerTimeout)
+	defer cancel()
+	room, acc, err := s.rooms.Access(ctx, c.room, c.id)
+	if err != nil {
+		if e, ok := live.AsError(err); ok {
+			s.chatRefused(c, "refused", e.Code, e.Message, m.Nonce)
+			return
+		}
+		s.log.Error("chat: access check failed", "room", c.room, "err", err)
+		s.chatRefused(c, "error", "unavailable", "chat is unavailable right now; try again", m.Nonce)
+		return
+	}
+	now := time.Now()
+	if !acc.Can(live.ActWatch) {
+		c.send(mustEphemeral(live.EvBanned, live.BannedData{}))
+		c.close(CloseKicked, "banned from this room")
+		return
+	}
+	if err := acc.CanChat(room.Settings, now); err != nil {
+		e, _ := live.AsError(err)
+		if e.Code == "muted" {
+			c.send(mustEphemeral(live.EvMuted, live.MutedData{Until: acc.MutedUntil.UTC()}))
+		}
+		s.chatRefused(c, "refused", e.Code, e.Message, m.Nonce)
+		return
+	}
+	staff := acc.Identity.Admin || acc.Host || acc.Moderator
+	set := room.Settings
+	if w := blockedWord(text, set.BlockedWords); w != "" {
+		s.chatRefused(c, "blocked", "blocked_word", "your message contains a word that is not allowed in this room; it was not sent", m.Nonce)
+		return
+	}
+	if slow := time.Duration(set.SlowModeSeconds) * time.Second; slow > 0 && !staff {
+		c.limits.mu.Lock()
+		wait := slow - now.Sub(c.limits.last)
+		c.limits.mu.Unlock()
+		if wait > 0 {
+			secs := int((wait + time.Second - 1) / time.Second)
+			s.chatRefused(c, "slow_mode", "slow_mode", "slow mode: wait "+strconv.Itoa(secs)+" s before your next message", m.Nonce)
+			return
+		}
+	}
+	msg := live.ChatData{ID: uuid.Must(uuid.NewV7()).String(), UserID: c.user, Name: c.id.Name, Role: acc.Role(), Text: text, Nonce: m.Nonce}
+	if set.MaskPII {
+		msg.Text, msg.Masked = maskPII(text)
+	}
+	if set.HoldScams && !staff {
+		if p := scamPhrase(text, s.cfg.ScamPhrases); p != "" {
+			ev := live.NewEvent(live.EvHeld, heldData{Message: msg, Reason: "asks for money or off-platform payment (" + p + ")"})
+			if err := s.ToStaff(ctx, c.room, ev); err != nil {
+				s.log.Error("chat: holding a message failed", "room", c.room, "err", err)
+			}
+			s.chatRefused(c, "held", "held_for_review", "your message mentions payments or fees and is waiting for a moderator", m.Nonce)
+			return
+		}
+	}
+	if _, err := s.Publish(ctx, c.room, live.NewEvent(live.EvChat, msg)); err != nil {
+		s.log.Error("chat: publish failed", "room", c.room, "err", err)
+		s.chatRefused(c, "error", "unavailable", "your message could not be sent; try again", m.Nonce)
+		return
+	}
+	c.limits.mu.Lock()
+	c.limits.last = now
+	c.limits.mu.Unlock()
+	s.m.chat.WithLabelValues("sent").Inc()
+}

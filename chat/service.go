@@ -1,0 +1,426 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"jobcast/live"
+)
+
+// Config tunes a Service. Zero fields take the defaults in brackets.
+type Config struct {
+	// AllowedOrigins are the browser origins ("https://jobs.example.org")
+	// allowed besides same-origin (JOBCAST_ALLOWED_ORIGINS).
+	AllowedOrigins []string
+
+	MaxChatChars int           // characters per chat message [500]
+	ChatRate     float64       // chat messages per second per user [1]
+	ChatBurst    int           // burst per user [3]
+	ScamPhrases  []string      // extra phrases held for moderators
+	PingInterval time.Duration // server ping period [25 s]
+	PongWait     time.Duration // drop a connection silent this long [60 s]
+	WriteTimeout time.Duration // deadline of one write [10 s]
+	ReadLimit    int           // largest client frame in bytes [4096]
+	// SendQueueBytes bounds a connection's unsent events; past it the
+	// connection is closed with CloseSlow [512 KiB].
+	SendQueueBytes int
+	MaxFrameBytes  int // largest server frame when batching events [32 KiB]
+	// RingSize is how many recent events each room hub keeps in memory to
+	// serve joins and recoveries without the broker [1000].
+	RingSize         int
+	PresenceInterval time.Duration // viewer count refresh [5 s]
+	BrokerTimeout    time.Duration // one broker call on the hub path [5 s]
+	// JoinTimeout bounds welcome + replay for one connection [10 s].
+	JoinTimeout time.Duration
+
+	// Registerer receives the metrics (nil: not registered).
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxChatChars, 500)
+	def(&c.ChatBurst, 3)
+	if c.ChatRate <= 0 {
+		c.ChatRate = 1
+	}
+	defD(&c.PingInterval, 25*time.Second)
+	defD(&c.PongWait, 60*time.Second)
+	defD(&c.WriteTimeout, 10*time.Second)
+	def(&c.ReadLimit, 4096)
+	def(&c.SendQueueBytes, 512<<10)
+	def(&c.MaxFrameBytes, 32<<10)
+	def(&c.RingSize, 1000)
+	defD(&c.PresenceInterval, 5*time.Second)
+	defD(&c.BrokerTimeout, 5*time.Second)
+	defD(&c.JoinTimeout, 10*time.Second)
+	return c
+}
+
+// Service is the real-time channel of one node: the WebSocket handler, the
+// room hubs, and the publish/notify API other packages call. It implements
+// live.Publisher and live.Notifier. Create it with New, start Run, stop with
+// Close. Safe for concurrent use.
+type Service struct {
+	cfg      Config
+	broker   Broker
+	sessions live.Sessions
+	rooms    live.Rooms
+	snaps    live.Snapshotter
+	log      *slog.Logger
+	m        *metrics
+
+	ctx    context.Context // cancelled by Close; owns hubs and connections
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	hubsMu sync.Mutex
+	hubs   map[live.RoomID]*hub
+
+	connsMu sync.Mutex
+	conns   map[*conn]struct{}
+	closed  bool
+
+	limitsMu sync.Mutex
+	limits   map[live.UserID]*userLimits
+
+	kickMu  sync.Mutex
+	onKicks []live.Kicked
+
+	runDone chan struct{}
+	running bool // Run was called (guarded by connsMu)
+}
+
+var (
+	_ live.Publisher = (*Service)(nil)
+	_ live.Notifier  = (*Service)(nil)
+)
+
+// New returns a Service over broker. It does not start anything; call Run.
+func New(cfg Config, broker Broker, sessions live.Sessions, rooms live.Rooms, snaps live.Snapshotter, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg = cfg.withDefaults()
+	return &Service{
+		cfg: cfg, broker: broker, sessions: sessions, rooms: rooms, snaps: snaps, log: log,
+		m:   newMetrics(cfg.Registerer, broker),
+		ctx: ctx, cancel: cancel,
+		hubs: map[live.RoomID]*hub{}, conns: map[*conn]struct{}{}, limits: map[live.UserID]*userLimits{},
+		runDone: make(chan struct{}),
+	}
+}
+
+// Run delivers broker traffic to the hubs and refreshes presence until ctx
+// is done or Close is called. It blocks; call it once.
+func (s *Service) Run(ctx context.Context) error {
+	s.connsMu.Lock()
+	if s.running {
+		s.connsMu.Unlock()
+		return errors.New("chat: Run called twice")
+	}
+	s.running = true
+	s.connsMu.Unlock()
+	defer close(s.runDone)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.ctx.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- s.broker.Run(ctx, brokerHandler{s}) }()
+	t := time.NewTicker(s.cfg.PresenceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return <-errc
+		case err := <-errc:
+			return err
+		case <-t.C:
+			s.refreshPresence(ctx)
+		}
+	}
+}
+
+// Close closes every connection with CloseGoingAway (clients reconnect to
+// another node and recover with since/epoch), stops the hubs and waits for
+// every goroutine the Service started, including Run. Safe to call twice.
+func (s *Service) Close() {
+	s.connsMu.Lock()
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.connsMu.Unlock()
+	for _, c := range conns {
+		c.close(CloseGoingAway, "server shutting down; reconnect")
+	}
+	for _, c := range conns {
+		<-c.done
+	}
+	s.cancel()
+	s.wg.Wait()
+	s.connsMu.Lock()
+	running := s.running
+	s.connsMu.Unlock()
+	if running {
+		<-s.runDone
+	}
+}
+
+// Ready reports whether the broker answers (for /readyz).
+func (s *Service) Ready(ctx context.Context) error { return s.broker.Ping(ctx) }
+
+// refreshPresence publishes each hub's local count and hands the total
+// back to the hub, which broadcasts it when it changed.
+func (s *Service) refreshPresence(ctx context.Context) {
+	s.hubsMu.Lock()
+	hubs := make([]*hub, 0, len(s.hubs))
+	for _, h := range s.hubs {
+		if !h.closing {
+			hubs = append(hubs, h)
+		}
+	}
+	s.hubsMu.Unlock()
+	for _, h := range hubs {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.BrokerTimeout)
+		n, err := s.broker.Presence(cctx, h.room, int(h.local.Load()))
+		cancel()
+		if err != nil {
+			s.log.Warn("chat: presence refresh failed", "room", h.room, "err", err)
+			continue
+		}
+		h.post(action{kind: actViewers, n: n})
+	}
+}
+
+// acquire returns the room's hub, creating and starting it if needed, and
+// counts one more user of it. Pair with release.
+func (s *Service) acquire(room live.RoomID) (*hub, error) {
+	for {
+		s.hubsMu.Lock()
+		h := s.hubs[room]
+		if h == nil {
+			if s.ctx.Err() != nil {
+				s.hubsMu.Unlock()
+				return nil, errors.New("chat: service closed")
+			}
+			h = newHub(s, room)
+			h.refs = 1
+			s.hubs[room] = h
+			s.wg.Add(1)
+			go h.run()
+			s.hubsMu.Unlock()
+			return h, nil
+		}
+		if !h.closing {
+			h.refs++
+			s.hubsMu.Unlock()
+			return h, nil
+		}
+		done := h.done
+		s.hubsMu.Unlock()
+		// The old hub is unsubscribing; wait so that subscribe and
+		// unsubscribe of one room never overlap.
+		select {
+		case <-done:
+		case <-s.ctx.Done():
+			return nil, errors.New("chat: service closed")
+		}
+	}
+}
+
+func (s *Service) release(h *hub) {
+	s.hubsMu.Lock()
+	h.refs--
+	if h.refs == 0 {
+		h.closing = true
+		h.post(action{kind: actStop})
+	}
+	s.hubsMu.Unlock()
+}
+
+// brokerHandler routes broker deliveries to hubs without blocking.
+type brokerHandler struct{ s *Service }
+
+func (b brokerHandler) hub(room live.RoomID) *hub {
+	b.s.hubsMu.Lock()
+	defer b.s.hubsMu.Unlock()
+	return b.s.hubs[room]
+}
+
+func (b brokerHandler) Publication(p Publication) {
+	if h := b.hub(p.Room); h != nil {
+		h.post(action{kind: actPublication, pub: p})
+	}
+}
+
+func (b brokerHandler) Resync(room live.RoomID) {
+	if h := b.hub(room); h != nil {
+		h.post(action{kind: actResync})
+	}
+}
+
+func (b brokerHandler) Notice(n Notice) {
+	s := b.s
+	if n.Target == ToKick {
+		s.kickMu.Lock()
+		fns := append([]live.Kicked(nil), s.onKicks...)
+		s.kickMu.Unlock()
+		if len(fns) > 0 {
+			s.wg.Add(1)
+			go func() { // callbacks are other packages' code: never on the broker goroutine
+				defer s.wg.Done()
+				for _, f := range fns {
+					f(n.Room, n.User)
+				}
+			}()
+		}
+	}
+	if n.Room != "" {
+		if h := b.hub(n.Room); h != nil {
+			h.post(action{kind: actNotice, note: n})
+		}
+		return
+	}
+	s.hubsMu.Lock()
+	hubs := make([]*hub, 0, len(s.hubs))
+	for _, h := range s.hubs {
+		hubs = append(hubs, h)
+	}
+	s.hubsMu.Unlock()
+	for _, h := range hubs {
+		h.post(action{kind: actNotice, note: n})
+	}
+}
+
+// OnKick registers f to be called on this node for every kick (ban,
+// logout) on any node, so media sessions can close too. f runs on its own
+// goroutine, never under a lock.
+func (s *Service) OnKick(f live.Kicked) {
+	s.kickMu.Lock()
+	s.onKicks = append(s.onKicks, f)
+	s.kickMu.Unlock()
+}
+
+// Publish implements live.Publisher: ev (an ordered type) gets the room's
+// next seq, goes into history and to every viewer on every node. It
+// returns once the broker has accepted it.
+func (s *Service) Publish(ctx context.Context, room live.RoomID, ev live.Event) (uint64, error) {
+	if !ev.Type.Ordered() {
+		return 0, fmt.Errorf("chat: %q is not an ordered event type", ev.Type)
+	}
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	tail, err := encodeTail(ev.At, ev.Data)
+	if err != nil {
+		return 0, err
+	}
+	p, err := s.broker.Publish(ctx, room, ev.Type, tail)
+	if err != nil {
+		return 0, err
+	}
+	s.m.published.Inc()
+	return p.Seq, nil
+}
+
+// DeleteMessage removes the chat message at seq from room's history (late
+// joiners and recovering clients never get it) and publishes chat.deleted.
+// A seq that is not a chat message in history is a NotFound *live.Error.
+// Permission checks are the caller's (moderation endpoints).
+func (s *Service) DeleteMessage(ctx context.Context, room live.RoomID, seq uint64) error {
+	now := time.Now()
+	ok, err := s.broker.Remove(ctx, room, seq, tombstone(seq, now))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return live.NotFound("message")
+	}
+	_, err = s.Publish(ctx, room, live.Event{Type: live.EvChatDeleted, At: now, Data: []byte(fmt.Sprintf(`{"seq":%d}`, seq))})
+	return err
+}
+
+func (s *Service) notify(ctx context.Context, n Notice, ev live.Event) error {
+	if ev.Type != "" {
+		if ev.Type.Ordered() || !validEventName(string(ev.Type)) {
+			return fmt.Errorf("chat: %q is not an ephemeral event type", ev.Type)
+		}
+		b, err := encodeEphemeral(ev)
+		if err != nil {
+			return err
+		}
+		n.Event = b
+	}
+	return s.broker.Notify(ctx, n)
+}
+
+func validEventName(t string) bool {
+	if t == "" || len(t) > 40 {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ToRoom implements live.Notifier.
+func (s *Service) ToRoom(ctx context.Context, room live.RoomID, ev live.Event) error {
+	return s.notify(ctx, Notice{Target: ToRoom, Room: room}, ev)
+}
+
+// ToUser implements live.Notifier.
+func (s *Service) ToUser(ctx context.Context, room live.RoomID, user live.UserID, ev live.Event) error {
+	return s.notify(ctx, Notice{Target: ToUser, Room: room, User: user}, ev)
+}
+
+// ToOrg implements live.Notifier.
+func (s *Service) ToOrg(ctx context.Context, room live.RoomID, org live.OrgID, ev live.Event) error {
+	return s.notify(ctx, Notice{Target: ToOrg, Room: room, Org: org}, ev)
+}
+
+// ToStaff sends an ephemeral event to the host, moderator and admin
+// connections in room on every node (chat.held uses it).
+func (s *Service) ToStaff(ctx context.Context, room live.RoomID, ev live.Event) error {
+	return s.notify(ctx, Notice{Target: ToStaff, Room: room}, ev)
+}
+
+// Kick implements live.Notifier.
+func (s *Service) Kick(ctx context.Context, room live.RoomID, user live.UserID, ev live.Event) error {
+	reason := "removed from the room"
+	switch ev.Type {
+	case live.EvBanned:
+		reason = "banned from this room"
+	case "":
+		if room == "" {
+			reason = "signed out"
+		}
+	}
+	return s.notify(ctx, Notice{Target: ToKick, Room: room, User: user, Reason: reason}, ev)
+}
