@@ -67,7 +67,9 @@ var brokerKinds = []struct {
 	}},
 	{"redis", func(t *testing.T, cfg HistoryConfig) func() Broker {
 		rdb, prefix := testRedis(t)
-		return func() Broker { return NewRedisBroker(rdb, RedisOptions{Prefix: prefix, History: cfg, PingEvery: time.Second}) }
+		return func() Broker {
+			return NewRedisBroker(rdb, RedisOptions{Prefix: prefix, History: cfg, PingEvery: time.Second})
+		}
 	}},
 }
 
