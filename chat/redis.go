@@ -111,6 +111,9 @@ func (b *RedisBroker) Run(ctx context.Context, h Handler) error {
 func (b *RedisBroker) session(ctx context.Context, h Handler) error {
 	ps := b.rdb.Subscribe(ctx, b.noticeChannel())
 	defer ps.Close()
+	// A blocked receive does not watch ctx; closing the session ends it.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	b.mu.Lock()
 	b.ps = ps
 	chans := make([]string, 0, len(b.subs))
