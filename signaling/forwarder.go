@@ -1,0 +1,165 @@
+package signaling
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// shardQueue bounds each fan-out shard's backlog. A shard that falls this far
+// behind drops packets (counted) rather than delaying the whole room; NACKs
+// and the next keyframe repair the viewers.
+const shardQueue = 512
+
+// forwarder fans one media kind of a room out to viewers. The publisher's
+// reader goroutine calls push; shards[i] has its own TrackLocalStaticRTP
+// bound to a subset of viewers and its own goroutine writing to them, so one
+// track's fan-out is spread over every core (pion's WriteRTP writes to all
+// bindings of a track serially).
+//
+// The forwarder outlives publishers: when a publisher reconnects or is
+// replaced, the new source continues the old sequence numbers and
+// timestamps, so viewers see one continuous stream.
+type forwarder struct {
+	kind   webrtc.RTPCodecType
+	codec  webrtc.RTPCodecCapability
+	m      *metrics
+	shards []*shard
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	// rewrite state: guarded by mu, touched once per incoming packet.
+	mu        sync.Mutex
+	source    uint64 // generation of the source allowed to push
+	started   bool   // a packet has been forwarded
+	lastSeq   uint16 // last forwarded (output) sequence number
+	lastTS    uint32 // last forwarded (output) timestamp
+	lastAt    time.Time
+	curSource uint64 // generation the offsets below belong to
+	seqOff    uint16
+	tsOff     uint32
+}
+
+type shard struct {
+	track   *webrtc.TrackLocalStaticRTP
+	queue   chan *rtp.Packet
+	viewers atomic.Int32
+}
+
+func newForwarder(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, shards int, m *metrics) (*forwarder, error) {
+	f := &forwarder{kind: kind, codec: codec, m: m, done: make(chan struct{})}
+	id := "audio"
+	if kind == webrtc.RTPCodecTypeVideo {
+		id = "video"
+	}
+	for i := 0; i < shards; i++ {
+		tr, err := webrtc.NewTrackLocalStaticRTP(codec, id, "jobcast")
+		if err != nil {
+			return nil, err
+		}
+		f.shards = append(f.shards, &shard{track: tr, queue: make(chan *rtp.Packet, shardQueue)})
+	}
+	for _, s := range f.shards {
+		f.wg.Add(1)
+		go f.run(s)
+	}
+	return f, nil
+}
+
+// run is a shard's writer goroutine; it exits when the forwarder closes.
+func (f *forwarder) run(s *shard) {
+	defer f.wg.Done()
+	for {
+		select {
+		case <-f.done:
+			return
+		case p := <-s.queue:
+			n := uint64(s.viewers.Load())
+			if n == 0 {
+				continue
+			}
+			// Errors name viewers whose connection is closing; their
+			// sessions are removed by their own state handlers.
+			_ = s.track.WriteRTP(p)
+			f.m.packets.Add(n)
+			f.m.bytes.Add(n * uint64(p.Header.MarshalSize()+len(p.Payload)))
+		}
+	}
+}
+
+// close stops the shard goroutines and waits for them. Safe to call once.
+func (f *forwarder) close() {
+	close(f.done)
+	f.wg.Wait()
+}
+
+// pickShard returns the shard with the fewest viewers and counts the new
+// viewer in it. release undoes it.
+func (f *forwarder) pickShard() int {
+	best := 0
+	for i, s := range f.shards {
+		if s.viewers.Load() < f.shards[best].viewers.Load() {
+			best = i
+		}
+	}
+	return best
+}
+
+// newSource makes gen the only source allowed to push from now on.
+func (f *forwarder) newSource(gen uint64) {
+	f.mu.Lock()
+	f.source = gen
+	f.mu.Unlock()
+}
+
+// push forwards one packet from source gen. p must not be modified or
+// reused by the caller afterwards: the shards read it concurrently.
+func (f *forwarder) push(gen uint64, p *rtp.Packet) {
+	now := time.Now()
+	f.mu.Lock()
+	if gen != f.source {
+		f.mu.Unlock()
+		return
+	}
+	if gen != f.curSource {
+		// First packet of a new source: continue where the last source
+		// stopped, advancing the timestamp by the wall-clock gap.
+		f.curSource = gen
+		if f.started {
+			f.seqOff = f.lastSeq + 1 - p.SequenceNumber
+			gap := uint32(now.Sub(f.lastAt).Seconds() * float64(f.codec.ClockRate))
+			if gap == 0 {
+				gap = 1
+			}
+			f.tsOff = f.lastTS + gap - p.Timestamp
+		} else {
+			f.seqOff, f.tsOff = 0, 0
+		}
+	}
+	p.SequenceNumber += f.seqOff
+	p.Timestamp += f.tsOff
+	if !f.started || int16(p.SequenceNumber-f.lastSeq) > 0 {
+		f.lastSeq, f.lastTS, f.lastAt = p.SequenceNumber, p.Timestamp, now
+	}
+	f.started = true
+	f.mu.Unlock()
+
+	// The publisher's header extension ids were negotiated with the
+	// publisher, not with the viewers: strip them.
+	p.Header.Extension = false
+	p.Header.Extensions = nil
+	p.Header.ExtensionProfile = 0
+	for _, s := range f.shards {
+		if s.viewers.Load() == 0 {
+			continue
+		}
+		select {
+		case s.queue <- p:
+		default:
+			f.m.dropped.Add(1)
+		}
+	}
+}

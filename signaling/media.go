@@ -1,0 +1,282 @@
+package signaling
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Codecs the SFU forwards. Payload types are only our preference; pion
+// answers with the offerer's numbers.
+var (
+	codecOpus = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType:        111,
+	}
+	videoFeedback = []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: "transport-cc"}}
+	codecVP8      = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback},
+		PayloadType:        96,
+	}
+	// H.264 packetization-mode 1 in the profiles browsers and OBS send:
+	// constrained baseline (42e0), baseline (4200) and main (4d00).
+	codecH264 = []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFeedback}, PayloadType: 102},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFeedback}, PayloadType: 104},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f", RTCPFeedback: videoFeedback}, PayloadType: 106},
+	}
+)
+
+func newMediaEngine() (*webrtc.MediaEngine, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(codecOpus, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	for _, c := range append([]webrtc.RTPCodecParameters{codecVP8}, codecH264...) {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// transport owns the sockets every peer connection shares: the ICE UDP mux
+// and the ICE-TCP listener.
+type transport struct {
+	udp      ice.UDPMux
+	udpConn  net.PacketConn // set when a single socket is used (loopback)
+	tcpMux   ice.TCPMux
+	tcpLn    net.Listener
+	udpAddrs []net.Addr
+}
+
+func openTransport(cfg *Config, lf logging.LoggerFactory) (*transport, error) {
+	t := &transport{}
+	if cfg.LoopbackOnly {
+		conn, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", cfg.UDPPort))
+		if err != nil {
+			return nil, fmt.Errorf("listen media UDP: %w", err)
+		}
+		t.udpConn = conn
+		t.udp = webrtc.NewICEUDPMux(lf.NewLogger("ice-udp"), conn)
+		t.udpAddrs = []net.Addr{conn.LocalAddr()}
+	} else {
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort,
+			ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice-udp")),
+			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
+			ice.UDPMuxFromPortWithReadBufferSize(4<<20), ice.UDPMuxFromPortWithWriteBufferSize(4<<20))
+		if err != nil {
+			return nil, fmt.Errorf("listen media UDP on port %d: %w", cfg.UDPPort, err)
+		}
+		t.udp = mux
+		t.udpAddrs = mux.GetListenAddresses()
+	}
+	if cfg.TCPPort >= 0 {
+		host := ""
+		if cfg.LoopbackOnly {
+			host = "127.0.0.1"
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(cfg.TCPPort)))
+		if err != nil {
+			t.close()
+			return nil, fmt.Errorf("listen ICE-TCP: %w", err)
+		}
+		t.tcpLn = ln
+		t.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp"), ln, 32)
+	}
+	return t, nil
+}
+
+func (t *transport) close() {
+	if t.udp != nil {
+		_ = t.udp.Close()
+	}
+	if t.udpConn != nil {
+		_ = t.udpConn.Close()
+	}
+	if t.tcpMux != nil {
+		_ = t.tcpMux.Close()
+	}
+	if t.tcpLn != nil {
+		_ = t.tcpLn.Close()
+	}
+}
+
+// udpPort returns the media UDP port actually bound.
+func (t *transport) udpPort() int {
+	for _, a := range t.udpAddrs {
+		if u, ok := a.(*net.UDPAddr); ok {
+			return u.Port
+		}
+	}
+	return 0
+}
+
+// tcpPort returns the ICE-TCP port actually bound, or 0.
+func (t *transport) tcpPort() int {
+	if t.tcpLn == nil {
+		return 0
+	}
+	return t.tcpLn.Addr().(*net.TCPAddr).Port
+}
+
+func settingEngine(cfg *Config, t *transport, lf logging.LoggerFactory) (webrtc.SettingEngine, error) {
+	var se webrtc.SettingEngine
+	se.LoggerFactory = lf
+	se.SetICEUDPMux(t.udp)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if cfg.LoopbackOnly {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
+	if t.tcpMux != nil {
+		se.SetICETCPMux(t.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4)
+		if !cfg.LoopbackOnly {
+			networks = append(networks, webrtc.NetworkTypeTCP6)
+		}
+	}
+	se.SetNetworkTypes(networks)
+	// The server never initiates TCP connections: ICE-TCP is passive only.
+	se.DisableActiveTCP(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if cfg.LoopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	if len(cfg.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			return se, err
+		}
+	}
+	// Fail fast on dead peers so the publisher's grace period starts soon
+	// and viewers' sockets are freed.
+	se.SetICETimeouts(5*time.Second, 10*time.Second, 2*time.Second)
+	return se, nil
+}
+
+// newAPIs builds the two pion APIs: one for publishers (NACK generator,
+// receiver reports, transport-cc feedback so the browser's congestion
+// control can ramp up) and one for viewers (NACK responder with a bounded
+// buffer, sender reports for lip sync).
+func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub, view *webrtc.API, err error) {
+	se, err := settingEngine(cfg, t, lf)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	pubMedia, err := newMediaEngine()
+	if err != nil {
+		return nil, nil, err
+	}
+	pubReg := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, nil, err
+	}
+	pubReg.Add(gen)
+	recv, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, nil, err
+	}
+	pubReg.Add(recv)
+	if err := pubMedia.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, nil, err
+	}
+	if err := pubMedia.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, nil, err
+	}
+	tw, err := twcc.NewSenderInterceptor()
+	if err != nil {
+		return nil, nil, err
+	}
+	pubReg.Add(tw)
+	pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubMedia), webrtc.WithInterceptorRegistry(pubReg), webrtc.WithSettingEngine(se))
+
+	viewMedia, err := newMediaEngine()
+	if err != nil {
+		return nil, nil, err
+	}
+	viewReg := &interceptor.Registry{}
+	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(cfg.NACKBuffer))
+	if err != nil {
+		return nil, nil, err
+	}
+	viewReg.Add(resp)
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, nil, err
+	}
+	viewReg.Add(sr)
+	view = webrtc.NewAPI(webrtc.WithMediaEngine(viewMedia), webrtc.WithInterceptorRegistry(viewReg), webrtc.WithSettingEngine(se))
+	return pub, view, nil
+}
+
+// pickVideoCodec returns the codec the publisher should send: the first
+// video codec of its offer that the SFU forwards (the offerer's preference).
+func pickVideoCodec(md *sdp.MediaDescription) (webrtc.RTPCodecParameters, bool) {
+	for _, f := range md.MediaName.Formats {
+		rtpmap, fmtp := "", ""
+		for _, a := range md.Attributes {
+			if a.Key == "rtpmap" && strings.HasPrefix(a.Value, f+" ") {
+				rtpmap = strings.ToLower(strings.TrimPrefix(a.Value, f+" "))
+			}
+			if a.Key == "fmtp" && strings.HasPrefix(a.Value, f+" ") {
+				fmtp = strings.ToLower(strings.TrimPrefix(a.Value, f+" "))
+			}
+		}
+		switch {
+		case strings.HasPrefix(rtpmap, "vp8/"):
+			return codecVP8, true
+		case strings.HasPrefix(rtpmap, "h264/"):
+			params := fmtpParams(fmtp)
+			if params["packetization-mode"] != "1" {
+				continue
+			}
+			plid := params["profile-level-id"]
+			if len(plid) < 4 {
+				plid = "42e01f"
+			}
+			for _, c := range codecH264 {
+				if strings.Contains(c.SDPFmtpLine, "profile-level-id="+plid[:4]) {
+					return c, true
+				}
+			}
+		}
+	}
+	return webrtc.RTPCodecParameters{}, false
+}
+
+func hasOpus(md *sdp.MediaDescription) bool {
+	for _, a := range md.Attributes {
+		if a.Key == "rtpmap" {
+			if _, v, ok := strings.Cut(a.Value, " "); ok && strings.HasPrefix(strings.ToLower(v), "opus/48000") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func fmtpParams(s string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		out[k] = v
+	}
+	return out
+}

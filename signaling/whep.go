@@ -1,0 +1,240 @@
+package signaling
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"jobcast/httpx"
+	"jobcast/live"
+)
+
+// viewer resolves the WHEP caller: a bearer token must be valid (401
+// otherwise); a stale session cookie just means a visitor.
+func (s *Server) viewer(c *gin.Context) (live.Identity, error) {
+	ctx := c.Request.Context()
+	if tok := httpx.BearerToken(c.Request); tok != "" {
+		return s.sessions.IdentifyToken(ctx, tok)
+	}
+	if tok := httpx.CookieToken(c.Request); tok != "" {
+		id, err := s.sessions.IdentifyToken(ctx, tok)
+		if err != nil {
+			if _, ok := live.AsError(err); ok {
+				return live.Identity{}, nil
+			}
+			return id, err
+		}
+		return id, nil
+	}
+	return live.Identity{}, nil
+}
+
+// checkWatch loads the room and checks the caller may watch it now. It
+// returns the local room when playable here, or the node to redirect to.
+func (s *Server) checkWatch(c *gin.Context) (live.RoomID, live.Identity, *mediaRoom, string, error) {
+	ctx := c.Request.Context()
+	roomID, err := roomParam(c)
+	if err != nil {
+		return "", live.Identity{}, nil, "", err
+	}
+	id, err := s.viewer(c)
+	if err != nil {
+		return "", id, nil, "", err
+	}
+	room, acc, err := s.loadRoom(ctx, roomID, id)
+	if err != nil {
+		return "", id, nil, "", err
+	}
+	if acc.Banned && !acc.Host && !id.Admin {
+		return "", id, nil, "", &live.Error{Kind: live.KindForbidden, Code: "banned", Message: "you are banned from this room"}
+	}
+	if !acc.Can(live.ActWatch) {
+		return "", id, nil, "", live.Forbidden("you may not watch this room")
+	}
+	if room.Status == live.RoomEnded {
+		return "", id, nil, "", roomEnded()
+	}
+	if r := s.hostedRoom(roomID, false); r != nil && r.playable() {
+		return roomID, id, r, "", nil
+	}
+	holder, err := s.remoteHolder(ctx, roomID)
+	if err != nil {
+		return "", id, nil, "", err
+	}
+	if holder != "" {
+		return roomID, id, nil, holder, nil
+	}
+	return "", id, nil, "", notLive()
+}
+
+// headWHEP tells a player whether the room can be played now: 200, 307 to
+// the hosting node, 503 + Retry-After before the host is live, 409 ended.
+func (s *Server) headWHEP(c *gin.Context) {
+	s.cors(c)
+	_, _, _, holder, err := s.checkWatch(c)
+	if err != nil {
+		s.m.rejected.Add(1)
+		if e, ok := live.AsError(err); ok {
+			if e.RetryAfter > 0 {
+				c.Header("Retry-After", "5")
+			}
+			c.AbortWithStatus(e.Kind.Status())
+			return
+		}
+		c.AbortWithStatus(http.StatusInternalServerError)
+		return
+	}
+	if holder != "" {
+		s.redirect(c, holder)
+		return
+	}
+	c.Header("Accept-Post", mimeSDP)
+	c.Status(http.StatusOK)
+}
+
+// postWHEP creates a viewer session.
+func (s *Server) postWHEP(c *gin.Context) {
+	s.cors(c)
+	body, err := readBody(c.Request, mimeSDP)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	roomID, id, r, holder, err := s.checkWatch(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if holder != "" {
+		s.redirect(c, holder)
+		return
+	}
+	_, info, err := parseOffer(body)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !info.audioRecv && !info.videoRecv {
+		s.fail(c, badSDP("a WHEP offer must receive audio or video (recvonly or sendrecv)"))
+		return
+	}
+
+	capKey := "ip:" + c.ClientIP()
+	if id.SignedIn() {
+		capKey = "user:" + string(id.UserID)
+	}
+	s.mu.Lock()
+	if s.perUser[capKey] >= s.cfg.MaxViewersPerUser {
+		s.mu.Unlock()
+		s.fail(c, &live.Error{Kind: live.KindRateLimited, Code: "too_many_sessions", Message: "you have too many players open; close one first", RetryAfter: 10 * time.Second})
+		return
+	}
+	s.perUser[capKey]++
+	s.mu.Unlock()
+	release := func() {
+		s.mu.Lock()
+		if s.perUser[capKey]--; s.perUser[capKey] <= 0 {
+			delete(s.perUser, capKey)
+		}
+		s.mu.Unlock()
+	}
+	if err := r.reserveViewer(); err != nil {
+		release()
+		s.fail(c, err)
+		return
+	}
+
+	sess := &session{
+		id: newToken(), kind: kindWHEP, srv: s, room: r, etag: `"` + newToken()[:16] + `"`,
+		ufrag: info.ufrag, user: id.UserID, capKey: capKey, done: make(chan struct{}),
+	}
+	if id.SignedIn() {
+		sess.principal = "user:" + string(id.UserID)
+	}
+	sess.location = s.location(kindWHEP, roomID, sess.id)
+	answer, err := s.negotiateViewer(sess, body, info)
+	if err != nil {
+		if sess.pc != nil {
+			_ = sess.pc.Close()
+		}
+		r.removeViewer(sess) // no-op unless it was added
+		if len(sess.fwds) == 0 {
+			r.releaseSlot()
+		}
+		release()
+		s.fail(c, err)
+		return
+	}
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.byID[sess.id] = sess
+	}
+	s.mu.Unlock()
+	if closed {
+		_ = sess.pc.Close()
+		r.removeViewer(sess)
+		release()
+		s.fail(c, &live.Error{Kind: live.KindUnavailable, Code: "shutting_down", Message: "this media server is shutting down", RetryAfter: time.Second})
+		return
+	}
+	s.m.viewers.Add(1)
+	sess.installed.Store(true)
+	r.activate(sess)
+	// A joining viewer needs a keyframe to start decoding: ask as soon as
+	// its connection is up (throttled per room).
+	sess.watchState(r.requestKeyframe)
+	s.answer(c, sess, answer)
+}
+
+// negotiateViewer answers the viewer's offer with the room's tracks (one
+// fan-out shard per viewer) and starts an RTCP loop per sender.
+func (s *Server) negotiateViewer(sess *session, offer []byte, info offerInfo) (string, error) {
+	pc, err := s.viewAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "", err
+	}
+	sess.pc = pc
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(offer)}); err != nil {
+		return "", badSDP("the SDP offer was refused: " + trimErr(err))
+	}
+	tracks, err := sess.room.addViewer(sess, info.audioRecv, info.videoRecv)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range tracks {
+		sender, err := pc.AddTrack(t)
+		if err != nil {
+			return "", live.Invalid("unsupported_codec", "the offer cannot receive the room's "+t.Kind().String()+": "+trimErr(err))
+		}
+		if !s.spawn(func(context.Context) { s.readViewerRTCP(sess, sender) }) {
+			return "", &live.Error{Kind: live.KindUnavailable, Code: "shutting_down", Message: "this media server is shutting down", RetryAfter: time.Second}
+		}
+	}
+	ans, err := finishAnswer(pc)
+	if err != nil {
+		return "", err
+	}
+	return ans, nil
+}
+
+// readViewerRTCP reads a viewer's RTCP for one sender (which also lets the
+// NACK responder see the NACKs) and turns PLI/FIR into a keyframe request.
+func (s *Server) readViewerRTCP(sess *session, sender *webrtc.RTPSender) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				sess.room.requestKeyframe()
+			}
+		}
+	}
+}
