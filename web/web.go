@@ -89,6 +89,7 @@ func load() (*site, error) {
 //	/profile              the seeker's profile
 //	/me/applications      my applications
 //	/static/<file>        scripts, styles and images
+//	/favicon.ico          the site icon (browsers ask for it on their own)
 //
 // and answers 404 for anything else. HTML is sent with Cache-Control:
 // no-cache, scripts and styles with a short public max-age, all with a strong
@@ -135,6 +136,9 @@ func (s *site) resolve(p string) (string, string) {
 	const assetCache = "public, max-age=300"
 	if p == "/" || p == "/index.html" {
 		return "index.html", htmlCache
+	}
+	if p == "/favicon.ico" {
+		return "img/icon.svg", assetCache
 	}
 	if rest, ok := strings.CutPrefix(p, "/static/"); ok {
 		clean := path.Clean("/" + rest)[1:]

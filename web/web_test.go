@@ -33,6 +33,7 @@ func TestHandlerRoutes(t *testing.T) {
 		{"script", "GET", "/static/js/api.js", 200, "text/javascript; charset=utf-8", "public, max-age=300", "export class ApiError"},
 		{"stylesheet", "GET", "/static/css/app.css", 200, "text/css; charset=utf-8", "public, max-age=300", ":root"},
 		{"icon", "GET", "/static/img/icon.svg", 200, "image/svg+xml", "public, max-age=300", "<svg"},
+		{"favicon", "GET", "/favicon.ico", 200, "image/svg+xml", "public, max-age=300", "<svg"},
 		{"head", "HEAD", "/signin", 200, "text/html; charset=utf-8", "no-cache", ""},
 		{"rooms without id", "GET", "/rooms/", 404, "", "", ""},
 		{"nested room path", "GET", "/rooms/a/b", 404, "", "", ""},

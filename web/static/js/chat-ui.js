@@ -29,8 +29,10 @@ export const STAFF_ROLES = ['moderator', 'host', 'admin'];
  */
 export function chatPanel(roomID, channel) {
   const root = byId('chat');
-  const log = el('ol', { cls: 'chat-log', attrs: { role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' } });
-  setAttr(log, 'aria-label', 'chat.log');
+  // The log role goes on a wrapper so the list keeps its list semantics.
+  const log = el('ol', { cls: 'chat-list' });
+  const scroller = el('div', { cls: 'chat-log', attrs: { role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' } }, log);
+  setAttr(scroller, 'aria-label', 'chat.log');
   const noticeBox = el('p', { cls: 'notice', attrs: { role: 'status' } });
   const errBox = el('p', { cls: 'error', attrs: { role: 'alert' } });
   errBox.hidden = true;
@@ -45,7 +47,7 @@ export function chatPanel(roomID, channel) {
   );
   setAttr(text, 'placeholder', 'chat.placeholder');
   const signin = el('p', { cls: 'chat-signin' }, el('a', { attrs: { href: signinURL() }, i18n: 'chat.signin' }));
-  root.append(el('h2', { attrs: { id: 'chat-h' }, i18n: 'chat.title' }), log, noticeBox, errBox, form, signin);
+  root.append(el('h2', { attrs: { id: 'chat-h' }, i18n: 'chat.title' }), scroller, noticeBox, errBox, form, signin);
   form.hidden = true;
 
   let role = 'visitor';
@@ -103,6 +105,7 @@ export function chatPanel(roomID, channel) {
       if (ban.dataset.armed !== '1') {
         ban.dataset.armed = '1';
         setText(ban, 'mod.ban_confirm');
+        setAttr(ban, 'aria-label', 'mod.ban_confirm_user', { name });
         return;
       }
       try {
@@ -128,7 +131,7 @@ export function chatPanel(roomID, channel) {
       li.append(el('span', { cls: 'text', text: d.text || '' }));
       if (d.user_id && d.user_id === myID) li.classList.add('mine');
       modTools(li, seq, d);
-      const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+      const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
       log.append(li);
       if (seq) bySeq.set(seq, li);
       while (log.children.length > MAX_MESSAGES) {
@@ -136,7 +139,7 @@ export function chatPanel(roomID, channel) {
         bySeq.delete(Number(first.dataset.seq));
         first.remove();
       }
-      if (atBottom) log.scrollTop = log.scrollHeight;
+      if (atBottom) scroller.scrollTop = scroller.scrollHeight;
     },
     remove(seq) {
       const li = bySeq.get(seq);

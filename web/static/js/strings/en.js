@@ -165,6 +165,7 @@ export const en = {
   'mod.ban': 'Ban',
   'mod.ban_user': 'Ban {name} from this room',
   'mod.ban_confirm': 'Press again to ban',
+  'mod.ban_confirm_user': 'Press again to ban {name}',
   'mod.banned': '{name} is banned from this room.',
   'mod.default_reason': 'Moderator decision',
 
@@ -215,12 +216,12 @@ export const en = {
   'studio.add_jobs': 'Add your jobs',
   'studio.no_more_jobs': 'All your open jobs are on the shelf.',
   'studio.add': 'Add to shelf',
-  'studio.add_job': 'Add {title} to the shelf',
+  'studio.add_job': 'Add to shelf: {title}',
   'studio.remove': 'Remove',
   'studio.pin': 'Pin',
   'studio.unpin': 'Unpin',
   'studio.pin_job': 'Pin {title} on screen',
-  'studio.unpin_job': 'Take {title} off the screen',
+  'studio.unpin_job': 'Unpin {title}',
   'studio.applicants_n': '{n} applicants',
 
   'dash.heading': 'Employer dashboard',

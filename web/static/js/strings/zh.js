@@ -163,8 +163,9 @@ export const zh = {
   'mod.timeout_user': '禁言 {name} 5 分钟',
   'mod.muted': '{name} 已被禁言 5 分钟。',
   'mod.ban': '拉黑',
-  'mod.ban_user': '将 {name} 移出本直播间',
+  'mod.ban_user': '拉黑 {name}（移出本直播间）',
   'mod.ban_confirm': '再按一次确认拉黑',
+  'mod.ban_confirm_user': '再按一次确认拉黑 {name}',
   'mod.banned': '{name} 已被移出本直播间。',
   'mod.default_reason': '管理员处理',
 

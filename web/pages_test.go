@@ -1,0 +1,263 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
+)
+
+// Fixtures of the fake API: just enough data that every part of every page
+// renders (the real API is exercised by the story test).
+const (
+	fakeRoom  = "0193b1f0-0000-7000-8000-00000000a001"
+	fakeRoom2 = "0193b1f0-0000-7000-8000-00000000a002"
+	fakeOrg   = "0193b1f0-0000-7000-8000-00000000b001"
+	fakeJob1  = "0193b1f0-0000-7000-8000-00000000c001"
+	fakeJob2  = "0193b1f0-0000-7000-8000-00000000c002"
+	fakeUser  = "0193b1f0-0000-7000-8000-00000000d001"
+	fakeApp   = "0193b1f0-0000-7000-8000-00000000e001"
+)
+
+func jsonOK(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fakeAPI serves Handler() plus a fake of the REST API and the room
+// WebSocket. A request carrying a bearer token is signed in as a host who
+// also moderates.
+func fakeAPI(t *testing.T) *httptest.Server {
+	t.Helper()
+	card := func(id, title string, tags []string) map[string]any {
+		return map[string]any{
+			"job_id": id, "org_id": fakeOrg, "org_name": "Acme Logistics", "title": title, "city": "Shenzhen",
+			"salary_min": 6000, "salary_max": 9000, "salary_period": "month", "openings": 12, "tags": tags,
+			"accessible": contains(tags, "accessible"), "status": "open", "applicants": 3,
+		}
+	}
+	shelf := []any{card(fakeJob1, "Warehouse clerk", []string{"accessible", "no_experience"}), card(fakeJob2, "Forklift driver", []string{"graduate"})}
+	room := func(id, status string) map[string]any {
+		return map[string]any{
+			"id": id, "org_id": fakeOrg, "org_name": "Acme Logistics", "title": "Spring job fair " + status,
+			"description": "Twenty employers, two hundred jobs.", "status": status, "starts_at": "2026-03-01T02:00:00Z",
+			"settings": map[string]any{"slow_mode_seconds": 0, "chat": "open", "blocked_words": []string{"deposit"}},
+		}
+	}
+	snapshot := func(id string) map[string]any {
+		return map[string]any{"room": room(id, "scheduled"), "shelf": shelf, "pinned": shelf[0], "exhibitors": []any{}, "viewers": 42}
+	}
+	job := func(id, title string, tags []string, status string) map[string]any {
+		return map[string]any{"id": id, "org_id": fakeOrg, "title": title, "description": "Good job.", "city": "Shenzhen",
+			"salary_min": 6000, "salary_max": 9000, "salary_period": "month", "openings": 12, "tags": tags, "status": status}
+	}
+	app := map[string]any{
+		"id": fakeApp, "job_id": fakeJob1, "job_title": "Warehouse clerk", "org_id": fakeOrg, "room_id": fakeRoom,
+		"seeker_id": fakeUser, "status": "new", "note": "", "notes": "", "created_at": "2026-03-01T02:10:00Z", "updated_at": "2026-03-01T02:10:00Z",
+		"profile": map[string]any{"full_name": "Li Hua", "phone": "13800000000", "city": "Shenzhen", "skills": []string{"Excel"}, "summary": "", "accessibility_needs": "Wheelchair user"},
+	}
+	mux := http.NewServeMux()
+	signedIn := func(r *http.Request) bool { return strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") }
+	mux.HandleFunc("GET /api/me", func(w http.ResponseWriter, r *http.Request) {
+		if !signedIn(r) {
+			w.WriteHeader(401)
+			jsonOK(w, map[string]any{"error": map[string]string{"code": "unauthenticated", "message": "sign in first"}})
+			return
+		}
+		jsonOK(w, map[string]any{
+			"user":    map[string]any{"id": fakeUser, "email": "host@example.test", "name": "Host Wang"},
+			"profile": map[string]any{"full_name": "Wang Fang", "phone": "", "city": "Shenzhen", "skills": []string{"Go"}, "summary": "", "accessibility_needs": ""},
+			"orgs":    []any{map[string]any{"id": fakeOrg, "name": "Acme Logistics", "role": "owner"}},
+		})
+	})
+	mux.HandleFunc("GET /api/me/applications", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, []any{app}) })
+	mux.HandleFunc("GET /api/rooms", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("status") {
+		case "live":
+			jsonOK(w, []any{room(fakeRoom, "live")})
+		case "scheduled":
+			jsonOK(w, []any{room(fakeRoom2, "scheduled")})
+		default:
+			jsonOK(w, []any{})
+		}
+	})
+	mux.HandleFunc("GET /api/rooms/{id}", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, snapshot(r.PathValue("id"))) })
+	mux.HandleFunc("GET /api/rooms/{id}/stats", func(w http.ResponseWriter, r *http.Request) {
+		jsonOK(w, map[string]any{"viewers": []any{
+			map[string]any{"at": "2026-03-01T02:00:00Z", "count": 3}, map[string]any{"at": "2026-03-01T02:05:00Z", "count": 40},
+			map[string]any{"at": "2026-03-01T02:10:00Z", "count": 25},
+		}})
+	})
+	mux.HandleFunc("GET /api/orgs/{org}/jobs", func(w http.ResponseWriter, r *http.Request) {
+		jsonOK(w, []any{job(fakeJob1, "Warehouse clerk", []string{"accessible"}, "open"), job(fakeJob2, "Forklift driver", nil, "closed"),
+			job("0193b1f0-0000-7000-8000-00000000c003", "Night shift picker", []string{"remote"}, "open")})
+	})
+	mux.HandleFunc("GET /api/orgs/{org}/members", func(w http.ResponseWriter, r *http.Request) {
+		jsonOK(w, []any{map[string]any{"org_id": fakeOrg, "user_id": fakeUser, "name": "Host Wang", "role": "owner"}})
+	})
+	mux.HandleFunc("GET /api/orgs/{org}/applications", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, []any{app}) })
+	mux.HandleFunc("GET /api/applications/{id}", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, app) })
+	up := websocket.Upgrader{}
+	mux.HandleFunc("GET /api/rooms/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		now := time.Now().UTC().Format(time.RFC3339)
+		events := []any{
+			map[string]any{"type": "welcome", "at": now, "data": map[string]any{
+				"role": "host", "seq": 7, "epoch": "e1", "recovered": false, "viewers": 42, "snapshot": snapshot(r.PathValue("id"))}},
+			map[string]any{"type": "chat", "seq": 8, "at": now, "data": map[string]any{"id": "m1", "user_id": "u2", "name": "Zhang <b>Wei</b>", "role": "seeker", "text": "Is there a dormitory? <img src=x onerror=alert(1)>"}},
+			map[string]any{"type": "chat", "seq": 9, "at": now, "data": map[string]any{"id": "m2", "user_id": fakeUser, "name": "Host Wang", "role": "host", "text": "Yes, free for the first year."}},
+		}
+		// Two frames: a batched array and a single event, like the server may send.
+		if err := c.WriteJSON(events); err != nil {
+			return
+		}
+		_ = c.WriteJSON(map[string]any{"type": "chat.held", "at": now, "data": map[string]any{"user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}})
+		for {
+			var m map[string]any
+			if err := c.ReadJSON(&m); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(404)
+		jsonOK(w, map[string]any{"error": map[string]string{"code": "not_found", "message": "not found"}})
+	})
+	mux.Handle("/", Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPagesInBrowser loads every page in headless Chromium in English and
+// Chinese: no console errors, no missing translations, no serious or
+// critical axe-core violations, nothing wider than a 360 px phone, and
+// screenshots at desktop and phone width.
+func TestPagesInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	srv := fakeAPI(t)
+	browser := newBrowser(t)
+	dir := artifactsDir(t)
+	pages := []struct {
+		name, path string
+		signedIn   bool
+		readyJS    string // extra condition after body[data-ready]
+	}{
+		{"rooms", "/", false, `document.querySelectorAll('.room-item').length === 2`},
+		{"watch", "/rooms/" + fakeRoom, true, `!document.getElementById('mod').hidden && document.querySelectorAll('.chat-list > li').length === 2 && document.querySelectorAll('#held > li').length === 1`},
+		{"watch-visitor", "/rooms/" + fakeRoom, false, `document.querySelectorAll('.chat-list > li').length === 2`},
+		{"studio", "/studio/" + fakeRoom, true, `document.querySelectorAll('#shelf > li').length === 2 && document.getElementById('camera').options.length > 0`},
+		{"dashboard", "/dashboard", true, `document.querySelectorAll('#apps-body tr').length === 1 && document.querySelector('#summary svg')`},
+		{"signin", "/signin", false, `true`},
+		{"profile", "/profile", true, `document.getElementById('p-city').value === 'Shenzhen'`},
+		{"applications", "/me/applications", true, `document.querySelectorAll('.app-item').length === 1`},
+	}
+	for _, lang := range []string{"en", "zh-CN"} {
+		for _, pg := range pages {
+			t.Run(lang+"/"+pg.name, func(t *testing.T) {
+				ctx, console := newTab(t, browser)
+				token := ""
+				if pg.signedIn {
+					token = "fake-token"
+				}
+				if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/static/css/app.css")); err != nil {
+					t.Fatal(err)
+				}
+				eval[chromedp.Void](t, ctx, `localStorage.setItem('jobcast.lang', '`+lang+`'); localStorage.setItem('jobcast.token', '`+token+`')`)
+				if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(srv.URL+pg.path)); err != nil {
+					t.Fatal(err)
+				}
+				waitJS(t, ctx, `document.body.dataset.ready === '1' && (`+pg.readyJS+`)`, 10*time.Second)
+				if got := eval[string](t, ctx, `document.documentElement.lang`); got != lang {
+					t.Errorf("html lang = %q, want %q", got, lang)
+				}
+				// User text is shown as text, never parsed as HTML.
+				if pg.name == "watch" {
+					if n := eval[int](t, ctx, `document.querySelectorAll('.chat-log img, .chat-log b').length`); n != 0 {
+						t.Errorf("chat rendered %d HTML elements from user text", n)
+					}
+				}
+				if vs := runAxe(t, ctx); len(vs) > 0 {
+					t.Errorf("axe: %d serious/critical violations:%s", len(vs), formatViolations(vs))
+				}
+				screenshot(t, ctx, dir, lang+"-"+pg.name+"-desktop", 1280, 900)
+				screenshot(t, ctx, dir, lang+"-"+pg.name+"-360", 360, 740)
+				if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 360 {
+					t.Errorf("page is %d px wide at a 360 px viewport", w)
+				}
+				if missing := eval[[]string](t, ctx, `window.__i18nMissing || []`); len(missing) > 0 {
+					t.Errorf("missing translations: %v", missing)
+				}
+				// A visitor's GET /api/me answers 401 by design; the browser logs it.
+				if msgs := console.take(visitor401); len(msgs) > 0 {
+					t.Errorf("console:\n  %s", strings.Join(msgs, "\n  "))
+				}
+			})
+		}
+	}
+}
+
+// TestLanguageSwitch switches language with the header button: the page
+// re-translates in place, and the choice is remembered.
+func TestLanguageSwitch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	srv := fakeAPI(t)
+	browser := newBrowser(t)
+	ctx, console := newTab(t, browser)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/static/css/app.css")); err != nil {
+		t.Fatal(err)
+	}
+	eval[chromedp.Void](t, ctx, `localStorage.setItem('jobcast.lang', 'en')`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/rooms/"+fakeRoom)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.body.dataset.ready === '1' && document.querySelector('.lang-switch')`, 10*time.Second)
+	if got := eval[string](t, ctx, `document.getElementById('shelf-h').textContent`); got != "Jobs in this room" {
+		t.Fatalf("English heading = %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(".lang-switch"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.documentElement.lang === 'zh-CN'`, 5*time.Second)
+	for sel, want := range map[string]string{
+		"#shelf-h":                       "本场岗位",
+		"#pinned-card .apply":            "立即投递",
+		"#pinned-card .badge-accessible": "♿ 残疾人友好",
+		"#chat-h":                        "聊天",
+	} {
+		if got := eval[string](t, ctx, `document.querySelector('`+sel+`').textContent`); got != want {
+			t.Errorf("%s = %q after switching, want %q", sel, got, want)
+		}
+	}
+	if got := eval[string](t, ctx, `localStorage.getItem('jobcast.lang')`); got != "zh-CN" {
+		t.Errorf("remembered language = %q", got)
+	}
+	if msgs := console.take(visitor401); len(msgs) > 0 {
+		t.Errorf("console:\n  %s", strings.Join(msgs, "\n  "))
+	}
+}
+
+var visitor401 = regexp.MustCompile(`status of 401 \(Unauthorized\) \(http://[^ ]+/api/me:0\)$`)
