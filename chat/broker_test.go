@@ -68,7 +68,7 @@ var brokerKinds = []struct {
 	{"redis", func(t *testing.T, cfg HistoryConfig) func() Broker {
 		rdb, prefix := testRedis(t)
 		return func() Broker {
-			return NewRedisBroker(rdb, RedisOptions{Prefix: prefix, History: cfg, PingEvery: time.Second})
+			return NewRedisBroker(rdb, RedisOptions{Prefix: prefix, History: cfg, PingEvery: time.Second, Log: quietLog()})
 		}
 	}},
 }

@@ -33,10 +33,10 @@ type welcomeWire struct {
 
 // client is a real WebSocket client that splits batched frames.
 type client struct {
-	t       testing.TB
-	ws      *websocket.Conn
-	pending []wireEvent
-	welcome welcomeWire
+	t        testing.TB
+	ws       *websocket.Conn
+	pending  []wireEvent
+	welcome  welcomeWire
 	closeErr *websocket.CloseError
 }
 

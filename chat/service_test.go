@@ -36,8 +36,8 @@ func TestTwoNodesShareRedis(t *testing.T) {
 	rdb, prefix := testRedis(t)
 	w := newWorld()
 	w.user("alice", "Alice", nil)
-	a := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: prefix}), Config{}, nil)
-	b := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: prefix}), Config{}, nil)
+	a := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: prefix, Log: quietLog()}), Config{}, nil)
+	b := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: prefix, Log: quietLog()}), Config{}, nil)
 
 	sender := connect(t, a.wsURL(w.room, tokenQuery("alice")), nil)
 	viewers := []*client{connect(t, b.wsURL(w.room, ""), nil), connect(t, b.wsURL(w.room, ""), nil)}

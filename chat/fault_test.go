@@ -1,0 +1,115 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"jobcast/live"
+)
+
+// ownRedis starts a private redis-server on a free loopback port for tests
+// that kill connections or flush data, so other tests never see it.
+func ownRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is required in CI")
+		}
+		t.Skip("redis-server not installed; skipping")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
+	t.Cleanup(func() {
+		_ = rdb.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	eventually(t, 5*time.Second, "redis-server up", func() bool { return rdb.Ping(context.Background()).Err() == nil })
+	return rdb
+}
+
+// A node whose pub/sub connection is killed while events flow must not
+// leave a silent gap: every client ends with contiguous seqs.
+func TestPubSubKilledWhileEventsFlow(t *testing.T) {
+	rdb := ownRedis(t)
+	w := newWorld()
+	n := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: "j:", Log: quietLog()}), Config{}, nil)
+	publisher := NewRedisBroker(rdb, RedisOptions{Prefix: "j:", Log: quietLog()}) // "another node"
+	clients := make([]*client, 5)
+	for i := range clients {
+		clients[i] = connect(t, n.wsURL(w.room, ""), nil)
+	}
+	const total = 300
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < total; i++ {
+			tail, _ := encodeTail(time.Now(), []byte(fmt.Sprintf(`{"n":%d}`, i)))
+			if _, err := publisher.Publish(context.Background(), w.room, live.EvApplyCount, tail); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%50 == 25 {
+				if err := rdb.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+					t.Error(err)
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	for i, c := range clients {
+		evs := c.ordered(total, 10*time.Second)
+		checkContiguous(t, evs, c.welcome.Seq)
+		t.Logf("client %d: %d contiguous events", i, len(evs))
+	}
+	if n.svc.broker.(*RedisBroker).Reconnects() == 0 {
+		t.Fatal("the kill was not noticed")
+	}
+}
+
+// FLUSHDB loses history: the hub sees the new epoch, asks clients to
+// reconnect, and their recovery answers recovered:false with a snapshot.
+func TestFlushedRedisStartsNewEpoch(t *testing.T) {
+	rdb := ownRedis(t)
+	w := newWorld()
+	n := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: "j:", Log: quietLog()}), Config{}, nil)
+	c := connect(t, n.wsURL(w.room, ""), nil)
+	publishN(t, n.svc, w.room, 10)
+	last := c.ordered(10, 5*time.Second)[9].Seq
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, n.svc, w.room, 1)
+	if code := c.closeCode(5 * time.Second); code != CloseResync {
+		t.Fatalf("close code %d, want %d", code, CloseResync)
+	}
+	c2 := connect(t, n.wsURL(w.room, fmt.Sprintf("since=%d&epoch=%s", last, c.welcome.Epoch)), nil)
+	if c2.welcome.Recovered || c2.welcome.Snapshot == nil || c2.welcome.Epoch == c.welcome.Epoch {
+		t.Fatalf("welcome after flush = %+v (old epoch %s)", c2.welcome, c.welcome.Epoch)
+	}
+	publishN(t, n.svc, w.room, 1)
+	if ev := c2.ordered(1, 5*time.Second)[0]; ev.Seq != c2.welcome.Seq+1 {
+		t.Fatalf("seq after flush %d, welcome %d", ev.Seq, c2.welcome.Seq)
+	}
+}
