@@ -117,11 +117,20 @@ func fakeAPI(t *testing.T) *httptest.Server {
 			map[string]any{"type": "chat", "seq": 8, "at": now, "data": map[string]any{"id": "m1", "user_id": "u2", "name": "Zhang <b>Wei</b>", "role": "seeker", "text": "Is there a dormitory? <img src=x onerror=alert(1)>"}},
 			map[string]any{"type": "chat", "seq": 9, "at": now, "data": map[string]any{"id": "m2", "user_id": fakeUser, "name": "Host Wang", "role": "host", "text": "Yes, free for the first year."}},
 		}
-		// Two frames: a batched array and a single event, like the server may send.
-		if err := c.WriteJSON(events); err != nil {
+		// Two frames: a batch joined by newlines (as the chat service sends)
+		// and a single event.
+		var batch []byte
+		for i, ev := range events {
+			b, _ := json.Marshal(ev)
+			if i > 0 {
+				batch = append(batch, '\n')
+			}
+			batch = append(batch, b...)
+		}
+		if err := c.WriteMessage(websocket.TextMessage, batch); err != nil {
 			return
 		}
-		_ = c.WriteJSON(map[string]any{"type": "chat.held", "at": now, "data": map[string]any{"user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}})
+		_ = c.WriteJSON(map[string]any{"type": "chat.held", "at": now, "data": map[string]any{"message": map[string]any{"user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}, "reason": "asks for money"}})
 		for {
 			var m map[string]any
 			if err := c.ReadJSON(&m); err != nil {

@@ -167,11 +167,11 @@ const enc = encodeURIComponent;
 function normMe(v) {
   const user = v && v.user ? v.user : v;
   const profile = (v && v.profile) || (user && user.profile) || {};
-  const orgs = list(v && (v.orgs || v.memberships || (user && user.orgs)), 'orgs').map((o) => ({
-    id: o.id || o.org_id,
-    name: o.name || o.org_name || '',
-    role: o.role,
-  }));
+  // Memberships come as {org:{id,name}, role}; flat {id,name,role} works too.
+  const orgs = list(v && (v.orgs || v.memberships || (user && user.orgs)), 'orgs').map((o) => {
+    const org = o.org || o;
+    return { id: org.id || o.org_id, name: org.name || o.org_name || '', role: o.role };
+  });
   return {
     user,
     profile: {

@@ -124,7 +124,8 @@ export function chatPanel(roomID, channel) {
     add(ev) {
       const d = ev.data || {};
       const seq = Number(ev.seq || 0);
-      if (seq && bySeq.has(seq)) return;
+      // The protocol drops duplicates; a seq seen again is a new epoch.
+      if (seq && bySeq.has(seq)) bySeq.get(seq)?.remove();
       const li = el('li', { cls: 'msg', attrs: { 'data-seq': String(seq) } });
       li.append(el('span', { cls: 'who', text: d.name || '' }));
       if (d.role && d.role !== 'seeker' && d.role !== 'visitor') li.append(el('span', { cls: 'role-badge', i18n: 'role.' + d.role }));

@@ -18,10 +18,13 @@
 /**
  * @typedef {object} ChannelOptions
  * @property {(ev: RoomEvent) => void} onEvent called for every new event, in order
- * @property {(state: 'connecting'|'open'|'closed') => void} [onState]
+ * @property {(state: 'connecting'|'open'|'closed'|'kicked') => void} [onState]
  * @property {number} [pingMs] ping period (default 25 s)
  * @property {number} [maxBackoffMs] default 10 s
  */
+
+/** Close code for "banned or signed out: do not reconnect" (docs/api-realtime.md). */
+export const CLOSE_KICKED = 4003;
 
 /** A room's WebSocket channel. Not safe to share across pages. */
 export class RoomChannel {
@@ -76,10 +79,16 @@ export class RoomChannel {
     ws.onmessage = (m) => {
       if (typeof m.data === 'string') this.onFrame(m.data);
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
       clearInterval(this.pingTimer);
+      if (e.code === CLOSE_KICKED) {
+        // Banned or signed out: reconnecting would only be refused.
+        this.close();
+        this.opts.onState?.('kicked');
+        return;
+      }
       this.opts.onState?.('closed');
       this.scheduleReconnect();
     };

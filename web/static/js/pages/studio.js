@@ -260,7 +260,7 @@ function setStatus(status) {
 /** @type {import('../chat-ui.js').ChatPanel} */
 let chat;
 const channel = new RoomChannel(roomID, {
-  onState: (st) => chat.notice(st === 'closed' ? 'chat.reconnecting' : null),
+  onState: (st) => chat.notice(st === 'closed' ? 'chat.reconnecting' : st === 'kicked' ? 'chat.banned' : null),
   onEvent: (ev) => {
     const d = ev.data || {};
     switch (ev.type) {

@@ -324,7 +324,7 @@ byId('settings-form').addEventListener('submit', async (e) => {
 
 /** @param {import('../protocol.js').RoomEvent} ev */
 function addHeld(ev) {
-  const d = ev.data || {};
+  const d = (ev.data && ev.data.message) || ev.data || {};
   const li = el('li', { cls: 'msg' });
   li.append(el('span', { cls: 'who', text: d.name || '' }), el('span', { cls: 'text', text: d.text || '' }));
   const dismiss = el('button', { cls: 'small', attrs: { type: 'button' }, i18n: 'mod.dismiss', onclick: () => li.remove() });
@@ -416,6 +416,10 @@ const channel = new RoomChannel(roomID, {
   onState: (st) => {
     if (st === 'closed') chat.notice('chat.reconnecting');
     else if (st === 'open') chat.notice(null);
+    else if (st === 'kicked') {
+      chat.notice('chat.banned');
+      chat.setRole('visitor', false, '');
+    }
   },
   onEvent: (ev) => {
     const d = ev.data || {};
