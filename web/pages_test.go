@@ -30,10 +30,21 @@ func jsonOK(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// fakeOpts changes parts of the fake API for one test.
+type fakeOpts struct {
+	ws      http.HandlerFunc // the room WebSocket (default: welcome, two chats, one held)
+	noApps  bool             // the user has applied to nothing yet
+	handler map[string]http.HandlerFunc
+}
+
 // fakeAPI serves Handler() plus a fake of the REST API and the room
 // WebSocket. A request carrying a bearer token is signed in as a host who
 // also moderates.
-func fakeAPI(t *testing.T) *httptest.Server {
+func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
+	var o fakeOpts
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	t.Helper()
 	card := func(id, title string, tags []string) map[string]any {
 		return map[string]any{
@@ -73,10 +84,19 @@ func fakeAPI(t *testing.T) *httptest.Server {
 		jsonOK(w, map[string]any{
 			"user":    map[string]any{"id": fakeUser, "email": "host@example.test", "name": "Host Wang"},
 			"profile": map[string]any{"full_name": "Wang Fang", "phone": "", "city": "Shenzhen", "skills": []string{"Go"}, "summary": "", "accessibility_needs": ""},
-			"orgs":    []any{map[string]any{"id": fakeOrg, "name": "Acme Logistics", "role": "owner"}},
+			"orgs":    []any{map[string]any{"org": map[string]any{"id": fakeOrg, "name": "Acme Logistics"}, "role": "owner"}},
 		})
 	})
-	mux.HandleFunc("GET /api/me/applications", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, []any{app}) })
+	mux.HandleFunc("GET /api/me/applications", func(w http.ResponseWriter, r *http.Request) {
+		if o.noApps {
+			jsonOK(w, map[string]any{"applications": []any{}})
+			return
+		}
+		jsonOK(w, map[string]any{"applications": []any{app}})
+	})
+	for pattern, h := range o.handler {
+		mux.HandleFunc(pattern, h)
+	}
 	mux.HandleFunc("GET /api/rooms", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Query().Get("status") {
 		case "live":
@@ -104,40 +124,44 @@ func fakeAPI(t *testing.T) *httptest.Server {
 	mux.HandleFunc("GET /api/orgs/{org}/applications", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, []any{app}) })
 	mux.HandleFunc("GET /api/applications/{id}", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, app) })
 	up := websocket.Upgrader{}
-	mux.HandleFunc("GET /api/rooms/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		now := time.Now().UTC().Format(time.RFC3339)
-		events := []any{
-			map[string]any{"type": "welcome", "at": now, "data": map[string]any{
-				"role": "host", "seq": 7, "epoch": "e1", "recovered": false, "viewers": 42, "snapshot": snapshot(r.PathValue("id"))}},
-			map[string]any{"type": "chat", "seq": 8, "at": now, "data": map[string]any{"id": "m1", "user_id": "u2", "name": "Zhang <b>Wei</b>", "role": "seeker", "text": "Is there a dormitory? <img src=x onerror=alert(1)>"}},
-			map[string]any{"type": "chat", "seq": 9, "at": now, "data": map[string]any{"id": "m2", "user_id": fakeUser, "name": "Host Wang", "role": "host", "text": "Yes, free for the first year."}},
-		}
-		// Two frames: a batch joined by newlines (as the chat service sends)
-		// and a single event.
-		var batch []byte
-		for i, ev := range events {
-			b, _ := json.Marshal(ev)
-			if i > 0 {
-				batch = append(batch, '\n')
-			}
-			batch = append(batch, b...)
-		}
-		if err := c.WriteMessage(websocket.TextMessage, batch); err != nil {
-			return
-		}
-		_ = c.WriteJSON(map[string]any{"type": "chat.held", "at": now, "data": map[string]any{"message": map[string]any{"user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}, "reason": "asks for money"}})
-		for {
-			var m map[string]any
-			if err := c.ReadJSON(&m); err != nil {
+	if o.ws != nil {
+		mux.HandleFunc("GET /api/rooms/{id}/ws", o.ws)
+	} else {
+		mux.HandleFunc("GET /api/rooms/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
 				return
 			}
-		}
-	})
+			defer c.Close()
+			now := time.Now().UTC().Format(time.RFC3339)
+			events := []any{
+				map[string]any{"type": "welcome", "at": now, "data": map[string]any{
+					"role": "host", "seq": 7, "epoch": "e1", "recovered": false, "viewers": 42, "snapshot": snapshot(r.PathValue("id"))}},
+				map[string]any{"type": "chat", "seq": 8, "at": now, "data": map[string]any{"id": "m1", "user_id": "u2", "name": "Zhang <b>Wei</b>", "role": "seeker", "text": "Is there a dormitory? <img src=x onerror=alert(1)>"}},
+				map[string]any{"type": "chat", "seq": 9, "at": now, "data": map[string]any{"id": "m2", "user_id": fakeUser, "name": "Host Wang", "role": "host", "text": "Yes, free for the first year."}},
+			}
+			// Two frames: a batch joined by newlines (as the chat service sends)
+			// and a single event.
+			var batch []byte
+			for i, ev := range events {
+				b, _ := json.Marshal(ev)
+				if i > 0 {
+					batch = append(batch, '\n')
+				}
+				batch = append(batch, b...)
+			}
+			if err := c.WriteMessage(websocket.TextMessage, batch); err != nil {
+				return
+			}
+			_ = c.WriteJSON(map[string]any{"type": "chat.held", "at": now, "data": map[string]any{"message": map[string]any{"user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}, "reason": "asks for money"}})
+			for {
+				var m map[string]any
+				if err := c.ReadJSON(&m); err != nil {
+					return
+				}
+			}
+		})
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(404)
 		jsonOK(w, map[string]any{"error": map[string]string{"code": "not_found", "message": "not found"}})

@@ -196,6 +196,9 @@ async function apply(card, view) {
     announce('apply.announce_done', { title: card.title });
   } catch (e) {
     view.apply.disabled = false;
+    // Keep the key only when the answer may not have arrived (a retry must
+    // not apply twice); after a definite refusal the next try is a new one.
+    if (!(e instanceof ApiError) || e.status !== 0) keys.delete(card.job_id);
     if (e instanceof ApiError && e.code === 'profile_incomplete') {
       setText(view.receipt, 'apply.need_profile');
       pdName.value = me.profile.full_name;
