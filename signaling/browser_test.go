@@ -19,7 +19,6 @@ func pagesServer(t *testing.T, dir string) *httptest.Server {
 	return hs
 }
 
-
 // Headless Chromium publishes its fake camera and microphone over WHIP; a
 // second page plays over WHEP and decodes at least 30 frames. The time
 // from the WHEP request to the first decoded frame is logged.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,24 @@ type env struct {
 	srv   *Server
 	hs    *httptest.Server
 	url   string
+
+	mu     sync.Mutex
+	counts map[string]int // "METHOD status" → requests answered
 }
+
+// count returns how many method requests were answered with status.
+func (e *env) count(method string, status int) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.counts[method+" "+strconv.Itoa(status)]
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
 func newEnv(t *testing.T, mutate func(*Config)) *env {
 	return newEnvWith(t, newFakeRooms(), newFakeSessions(), nil, mutate)
@@ -40,7 +58,7 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 
 func newEnvWith(t *testing.T, rooms *fakeRooms, auth *fakeSessions, reg Registry, mutate func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, rooms: rooms, auth: auth}
+	e := &env{t: t, rooms: rooms, auth: auth, counts: map[string]int{}}
 	mux := http.NewServeMux()
 	e.hs = httptest.NewServer(mux)
 	e.url = e.hs.URL
@@ -58,7 +76,13 @@ func newEnvWith(t *testing.T, rooms *fakeRooms, auth *fakeSessions, reg Registry
 	e.srv = srv
 	g := gin.New()
 	srv.Register(g)
-	mux.Handle("/", g)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		g.ServeHTTP(rec, r)
+		e.mu.Lock()
+		e.counts[r.Method+" "+strconv.Itoa(rec.status)]++
+		e.mu.Unlock()
+	})
 	t.Cleanup(func() {
 		e.hs.Close()
 		_ = srv.Close()

@@ -32,17 +32,25 @@ func (s *Server) originAllowed(origin string) bool {
 	return false
 }
 
-// preflight answers OPTIONS for an endpoint (methods) with the media type it
-// accepts.
+// preflight answers OPTIONS for an endpoint or session resource (methods)
+// with the media type it accepts. On the WHIP/WHEP endpoints CORS also
+// allows PATCH and DELETE (and exposes that list): clients such as
+// @eyevinn/whip-web-client read Access-Control-Allow-Methods of an OPTIONS
+// on the endpoint to learn whether their session will accept trickle ICE.
 func (s *Server) preflight(methods, acceptHeader, acceptType string) gin.HandlerFunc {
+	corsMethods := methods
+	if acceptHeader == "Accept-Post" {
+		corsMethods = strings.Replace(methods, "POST", "POST, PATCH, DELETE", 1)
+	}
 	return func(c *gin.Context) {
 		s.cors(c)
 		h := c.Writer.Header()
 		h.Set("Allow", methods)
 		h.Set(acceptHeader, acceptType)
 		if c.GetHeader("Origin") != "" && s.originAllowed(c.GetHeader("Origin")) {
-			h.Set("Access-Control-Allow-Methods", methods)
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+			h.Set("Access-Control-Allow-Methods", corsMethods)
+			h.Set("Access-Control-Expose-Headers", h.Get("Access-Control-Expose-Headers")+", Access-Control-Allow-Methods")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, ETag")
 			h.Set("Access-Control-Max-Age", "600")
 		}
 		c.Status(204)

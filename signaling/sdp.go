@@ -185,7 +185,7 @@ func parseFrag(body []byte) (sdpFrag, error) {
 		case strings.HasPrefix(line, "a=mid:"):
 			mid = strings.TrimPrefix(line, "a=mid:")
 		case strings.HasPrefix(line, "a=candidate:"):
-			c := strings.TrimPrefix(line, "a=")
+			c := normalizeCandidate(strings.TrimPrefix(line, "a="))
 			if _, err := ice.UnmarshalCandidate(c); err != nil {
 				return f, live.Invalid("malformed_candidate", "an ICE candidate cannot be parsed: "+trimErr(err))
 			}
@@ -202,4 +202,20 @@ func parseFrag(body []byte) (sdpFrag, error) {
 		return f, live.Invalid("malformed_sdpfrag", "too many candidates in one fragment (max 64)")
 	}
 	return f, nil
+}
+
+// normalizeCandidate repairs two quirks of deployed WHIP clients
+// (@eyevinn/whip-web-client 1.1.x writes component 0 for RTP and brackets
+// around IPv6 addresses) so their trickled candidates are usable; anything
+// else is left for the ICE parser to judge.
+func normalizeCandidate(c string) string {
+	f := strings.Fields(c)
+	if len(f) < 8 {
+		return c
+	}
+	if f[1] == "0" {
+		f[1] = "1"
+	}
+	f[4] = strings.TrimSuffix(strings.TrimPrefix(f[4], "["), "]")
+	return strings.Join(f, " ")
 }

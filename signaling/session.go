@@ -218,9 +218,10 @@ func (srv *Server) patchSession(kind sessionKind) gin.HandlerFunc {
 				zero := uint16(0)
 				init.SDPMLineIndex = &zero
 			}
+			// A well-formed candidate this node cannot use (another
+			// address family, say) is ignored, as RFC 8838 asks.
 			if err := sess.pc.AddICECandidate(init); err != nil {
-				srv.fail(c, live.Invalid("malformed_candidate", "an ICE candidate was refused: "+trimErr(err)))
-				return
+				srv.log.Debug("trickled candidate ignored", "session", sess.short(), "err", err)
 			}
 		}
 		c.Status(http.StatusNoContent)

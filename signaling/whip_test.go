@@ -122,6 +122,7 @@ func TestWHIPStatusCodes(t *testing.T) {
 		{"patch etag mismatch", pub.location, hostTok, "application/trickle-ice-sdpfrag", frag, []string{"If-Match", `"nope"`}, 412, "etag_mismatch"},
 		{"patch unknown session", e.url + "/api/rooms/" + string(room) + "/whip/nope", hostTok, "application/trickle-ice-sdpfrag", frag, nil, 404, "not_found"},
 		{"patch ok", pub.location, hostTok, "application/trickle-ice-sdpfrag", frag, []string{"If-Match", a.header.Get("ETag")}, 204, ""},
+		{"patch eyevinn-style candidate", pub.location, hostTok, "application/trickle-ice-sdpfrag", "m=audio 9 RTP/AVP 0\r\na=mid:0\r\na=candidate:1 0 udp 2122134271 [::1] 42893 typ host\r\n", nil, 204, ""},
 		{"patch end of candidates", pub.location, hostTok, "application/trickle-ice-sdpfrag", "a=end-of-candidates\r\n", nil, 204, ""},
 	}
 	for _, tc := range patch {
