@@ -48,6 +48,8 @@ export class RoomChannel {
     /** @type {ReturnType<typeof setInterval>|undefined} */
     this.pingTimer = undefined;
     this.nonceCounter = 0;
+    /** time of the last frame from the server (ms) */
+    this.lastFrame = 0;
     this.onOnline = () => {
       if (!this.ws && !this.closed) this.reconnectNow();
     };
@@ -73,10 +75,18 @@ export class RoomChannel {
     this.ws = ws;
     ws.onopen = () => {
       this.opts.onState?.('open');
+      this.lastFrame = Date.now();
       clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.sendRaw({ type: 'ping' }), this.opts.pingMs || 25000);
+      const period = this.opts.pingMs || 25000;
+      this.pingTimer = setInterval(() => {
+        // The server answers every ping; silence for 60 s means a dead link
+        // that the browser has not noticed yet.
+        if (Date.now() - this.lastFrame > Math.max(60000, 2 * period)) this.reconnectNow();
+        else this.sendRaw({ type: 'ping' });
+      }, period);
     };
     ws.onmessage = (m) => {
+      this.lastFrame = Date.now();
       if (typeof m.data === 'string') this.onFrame(m.data);
     };
     ws.onclose = (e) => {

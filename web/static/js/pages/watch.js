@@ -7,7 +7,7 @@
  */
 import { api, ApiError } from '../api.js';
 import { RoomChannel } from '../protocol.js';
-import { play } from '../media.js';
+import { play, MediaError } from '../media.js';
 import { el, byId, initPage, pathID, announce, showError, signinURL, randomKey, markReady } from '../ui.js';
 import { setText, fmtNumber, fmtTime, t, has, onLangChange } from '../i18n.js';
 import { jobCard, markApplied } from '../cards.js';
@@ -48,6 +48,7 @@ if (me) {
 let session = null;
 let wantPlay = false;
 let starting = false;
+let failures = 0;
 /** @type {ReturnType<typeof setTimeout>|undefined} */
 let retry;
 
@@ -85,13 +86,17 @@ async function startPlayback() {
       return;
     }
     session = s;
+    failures = 0;
     if (audioOnly.checked) showWaiting('watch.audio_only_on');
   } catch (e) {
-    if (e instanceof ApiError || (e instanceof Error && /** @type {any} */ (e).status === 403)) {
+    if (e instanceof MediaError && (e.status === 401 || e.status === 403)) {
       showWaiting('watch.not_allowed');
       return;
     }
-    if (wantPlay) retry = setTimeout(startPlayback, 2000);
+    // The room is live but the publisher may still be connecting (404/409)
+    // or the network blipped: try again, backing off up to 10 s.
+    failures++;
+    if (wantPlay) retry = setTimeout(startPlayback, Math.min(10000, 500 * 2 ** Math.min(failures, 5)));
   } finally {
     starting = false;
   }
