@@ -1,0 +1,467 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"jobcast/live"
+)
+
+// ApplyInput is one one-tap application to commit. The caller has checked
+// the room, the shelf, the job's status and the profile; ID is the id to
+// use if the application is new.
+type ApplyInput struct {
+	ID             live.ApplicationID
+	JobID          live.JobID
+	OrgID          live.OrgID
+	SeekerID       live.UserID
+	RoomID         live.RoomID
+	Note           string
+	Profile        live.Profile // snapshot at apply time
+	IdempotencyKey string       // optional, scoped to the seeker
+	RequestHash    string       // what the request asked for (job, room, note)
+	JobTitle       string       // for the employer's feed event (not personal data)
+	At             time.Time
+}
+
+// ApplyResult is the outcome of one ApplyInput: the stored application and
+// whether this call created it, or Err (an idempotency-key mismatch is a
+// live InvalidState error).
+type ApplyResult struct {
+	App     live.Application
+	Created bool
+	Err     error
+}
+
+// OutboxApplication is the outbox topic of a committed application; its
+// payload is OutboxApplicationData (ids only).
+const OutboxApplication = "application"
+
+// OutboxApplicationData is the payload of an OutboxApplication row.
+type OutboxApplicationData struct {
+	ApplicationID live.ApplicationID `json:"application_id"`
+	JobID         live.JobID         `json:"job_id"`
+	JobTitle      string             `json:"job_title"`
+	At            time.Time          `json:"at"`
+}
+
+// maxApplyBatch bounds the rows of one multi-row statement (12 parameters a
+// row stays far below both engines' parameter limits).
+const maxApplyBatch = 500
+
+const applyCols = `a.id, a.job_id, j.title, a.org_id, COALESCE(a.room_id, ''), a.seeker_id, a.status, a.note,
+	a.notes, a.profile, COALESCE(a.idempotency_key, ''), a.request_hash, a.created_at, a.updated_at`
+
+const applyFrom = " FROM applications a JOIN jobs j ON j.id = a.job_id"
+
+type applyRow struct {
+	app         live.Application
+	idemKey     string
+	requestHash string
+}
+
+func scanApplyRow(sc interface{ Scan(...any) error }) (applyRow, error) {
+	var r applyRow
+	var profile string
+	var created, updated int64
+	err := sc.Scan(&r.app.ID, &r.app.JobID, &r.app.JobTitle, &r.app.OrgID, &r.app.RoomID, &r.app.SeekerID,
+		&r.app.Status, &r.app.Note, &r.app.Notes, &profile, &r.idemKey, &r.requestHash, &created, &updated)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(profile), &r.app.Profile); err != nil {
+		return r, fmt.Errorf("store: application %s profile: %w", r.app.ID, err)
+	}
+	if r.app.Profile.Skills == nil {
+		r.app.Profile.Skills = []string{}
+	}
+	r.app.CreatedAt, r.app.UpdatedAt = fromTS(created), fromTS(updated)
+	return r, nil
+}
+
+// CommitApplications commits a batch of applications in one write
+// transaction — one fsync for the whole batch (group commit) — and returns
+// one result per input, in order. A seeker's repeat for the same job (in
+// this batch, in an earlier one, or from another node at the same moment)
+// gets the existing application with Created false: the UNIQUE(job_id,
+// seeker_id) constraint decides, never a check-then-insert. For every new
+// application an outbox row is written in the same transaction.
+//
+// If the transaction as a whole fails, the error is returned and nothing
+// was committed; callers may retry the inputs one by one.
+func (db *DB) CommitApplications(ctx context.Context, in []ApplyInput) ([]ApplyResult, error) {
+	out := make([]ApplyResult, len(in))
+	err := db.tx(ctx, func(x q) error {
+		for start := 0; start < len(in); start += maxApplyBatch {
+			end := min(start+maxApplyBatch, len(in))
+			if err := commitChunk(ctx, x, in[start:end], out[start:end]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+type jobSeeker struct {
+	job    live.JobID
+	seeker live.UserID
+}
+
+type seekerKey struct {
+	seeker live.UserID
+	key    string
+}
+
+func commitChunk(ctx context.Context, x q, in []ApplyInput, out []ApplyResult) error {
+	// 1. Idempotency keys already used decide their requests outright.
+	byKey, err := appsByKey(ctx, x, in)
+	if err != nil {
+		return err
+	}
+	pending := make([]int, 0, len(in))
+	for i, a := range in {
+		if a.IdempotencyKey == "" {
+			pending = append(pending, i)
+			continue
+		}
+		if r, ok := byKey[seekerKey{a.SeekerID, a.IdempotencyKey}]; ok {
+			out[i] = keyedResult(r, a)
+			continue
+		}
+		pending = append(pending, i)
+	}
+	// 2. One multi-row insert; conflicts (job+seeker, or seeker+key) are
+	// skipped and resolved below. Within the chunk the first of several
+	// inputs for the same job and seeker is the one inserted.
+	first := map[jobSeeker]int{}
+	var ins []int
+	for _, i := range pending {
+		k := jobSeeker{in[i].JobID, in[i].SeekerID}
+		if _, dup := first[k]; !dup {
+			first[k] = i
+			ins = append(ins, i)
+		}
+	}
+	created := map[live.ApplicationID]bool{}
+	if len(ins) > 0 {
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO applications (id, job_id, org_id, seeker_id, room_id, status, note, notes, profile,
+			idempotency_key, request_hash, created_at, updated_at) VALUES `)
+		args := make([]any, 0, len(ins)*12)
+		for n, i := range ins {
+			a := in[i]
+			if n > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, 'new', ?, '', ?, ?, ?, ?, ?)")
+			snap := a.Profile
+			if snap.Skills == nil {
+				snap.Skills = []string{}
+			}
+			profile, err := json.Marshal(snap)
+			if err != nil {
+				return fmt.Errorf("store: encoding profile snapshot: %w", err)
+			}
+			at := ts(a.At)
+			args = append(args, a.ID, a.JobID, a.OrgID, a.SeekerID, nullStr(string(a.RoomID)), a.Note, string(profile),
+				nullStr(a.IdempotencyKey), a.RequestHash, at, at)
+		}
+		sb.WriteString(" ON CONFLICT DO NOTHING RETURNING id")
+		rows, err := x.query(ctx, sb.String(), args...)
+		if err != nil {
+			return fmt.Errorf("store: inserting applications: %w", err)
+		}
+		for rows.Next() {
+			var id live.ApplicationID
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: inserting applications: %w", err)
+			}
+			created[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("store: inserting applications: %w", mapErr(err))
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: inserting applications: %w", mapErr(err))
+		}
+	}
+	// 3. Everything not created now exists already: read it back.
+	var lookup []jobSeeker
+	for _, i := range pending {
+		if !created[in[i].ID] {
+			lookup = append(lookup, jobSeeker{in[i].JobID, in[i].SeekerID})
+		}
+	}
+	existing, err := appsByJobSeeker(ctx, x, lookup)
+	if err != nil {
+		return err
+	}
+	var outbox []ApplyInput
+	for _, i := range pending {
+		a := in[i]
+		if created[a.ID] {
+			if first[jobSeeker{a.JobID, a.SeekerID}] == i {
+				out[i] = ApplyResult{App: newApp(a), Created: true}
+				outbox = append(outbox, a)
+				continue
+			}
+		}
+		r, ok := existing[jobSeeker{a.JobID, a.SeekerID}]
+		if !ok {
+			// Created in this chunk by an earlier input for the same pair.
+			if j, ok2 := first[jobSeeker{a.JobID, a.SeekerID}]; ok2 && created[in[j].ID] {
+				out[i] = ApplyResult{App: newApp(in[j])}
+				continue
+			}
+			// The insert lost to an idempotency key this seeker used for
+			// another request a moment ago (on another node).
+			again, err := appsByKey(ctx, x, []ApplyInput{a})
+			if err != nil {
+				return err
+			}
+			if r, ok := again[seekerKey{a.SeekerID, a.IdempotencyKey}]; ok && a.IdempotencyKey != "" {
+				out[i] = keyedResult(r, a)
+				continue
+			}
+			return fmt.Errorf("store: application for job %s vanished during commit", a.JobID)
+		}
+		out[i] = ApplyResult{App: r.app}
+	}
+	return writeApplyOutbox(ctx, x, outbox)
+}
+
+func newApp(a ApplyInput) live.Application {
+	p := a.Profile
+	if p.Skills == nil {
+		p.Skills = []string{}
+	}
+	return live.Application{ID: a.ID, JobID: a.JobID, JobTitle: a.JobTitle, OrgID: a.OrgID, RoomID: a.RoomID, SeekerID: a.SeekerID,
+		Status: live.AppNew, Note: a.Note, Profile: p, CreatedAt: a.At.UTC().Truncate(time.Microsecond),
+		UpdatedAt: a.At.UTC().Truncate(time.Microsecond)}
+}
+
+// keyedResult answers a request whose idempotency key is already stored:
+// the same request gets the stored application, a different one a 422.
+func keyedResult(r applyRow, a ApplyInput) ApplyResult {
+	if r.requestHash != a.RequestHash {
+		return ApplyResult{Err: live.InvalidState("idempotency_key_reused",
+			"this Idempotency-Key was already used for a different request")}
+	}
+	return ApplyResult{App: r.app}
+}
+
+func appsByKey(ctx context.Context, x q, in []ApplyInput) (map[seekerKey]applyRow, error) {
+	var conds []string
+	var args []any
+	for _, a := range in {
+		if a.IdempotencyKey != "" {
+			conds = append(conds, "(a.seeker_id = ? AND a.idempotency_key = ?)")
+			args = append(args, a.SeekerID, a.IdempotencyKey)
+		}
+	}
+	out := map[seekerKey]applyRow{}
+	if len(conds) == 0 {
+		return out, nil
+	}
+	rows, err := x.query(ctx, "SELECT "+applyCols+applyFrom+" WHERE "+strings.Join(conds, " OR "), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading applications by key: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanApplyRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[seekerKey{r.app.SeekerID, r.idemKey}] = r
+	}
+	return out, mapErr(rows.Err())
+}
+
+func appsByJobSeeker(ctx context.Context, x q, keys []jobSeeker) (map[jobSeeker]applyRow, error) {
+	out := map[jobSeeker]applyRow{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	conds := make([]string, 0, len(keys))
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		conds = append(conds, "(a.job_id = ? AND a.seeker_id = ?)")
+		args = append(args, k.job, k.seeker)
+	}
+	rows, err := x.query(ctx, "SELECT "+applyCols+applyFrom+" WHERE "+strings.Join(conds, " OR "), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading applications: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanApplyRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[jobSeeker{r.app.JobID, r.app.SeekerID}] = r
+	}
+	return out, mapErr(rows.Err())
+}
+
+func writeApplyOutbox(ctx context.Context, x q, apps []ApplyInput) error {
+	if len(apps) == 0 {
+		return nil
+	}
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO outbox (topic, room_id, org_id, user_id, payload, created_at) VALUES ")
+	args := make([]any, 0, 6*len(apps))
+	for n, a := range apps {
+		if n > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(?, ?, ?, NULL, ?, ?)")
+		payload, _ := json.Marshal(OutboxApplicationData{ApplicationID: a.ID, JobID: a.JobID, JobTitle: a.JobTitle, At: a.At.UTC()})
+		args = append(args, OutboxApplication, nullStr(string(a.RoomID)), a.OrgID, string(payload), ts(a.At))
+	}
+	if _, err := x.exec(ctx, sb.String(), args...); err != nil {
+		return fmt.Errorf("store: writing outbox: %w", err)
+	}
+	return nil
+}
+
+// OutboxItem is an event to deliver after the transaction that produced it
+// committed (a new application → apply.count and the employer's feed).
+// Payload is JSON with ids only.
+type OutboxItem struct {
+	ID      int64
+	Topic   string
+	RoomID  live.RoomID
+	OrgID   live.OrgID
+	UserID  live.UserID
+	Payload string
+	At      time.Time
+}
+
+// DeleteDeliveredOutbox removes rows delivered before cutoff.
+func (db *DB) DeleteDeliveredOutbox(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := db.w().exec(ctx, "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", ts(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("store: purging outbox: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// DeliverOutbox hands up to limit undelivered outbox rows, oldest first, to
+// deliver and marks the ones it accepted as delivered. On PostgreSQL the
+// rows stay locked (FOR UPDATE SKIP LOCKED) while deliver runs, so several
+// nodes relaying at once never hand out the same row twice; on SQLite the
+// single writer serializes relays. deliver returns how many items, from the
+// start, it delivered; the rest get their attempts counted and stay pending.
+// It returns how many rows were marked delivered.
+func (db *DB) DeliverOutbox(ctx context.Context, limit int, deliver func([]OutboxItem) int) (int, error) {
+	if limit <= 0 {
+		limit = 200
+	}
+	var done int
+	load := func(x q, lock string) ([]OutboxItem, error) {
+		rows, err := x.query(ctx, `SELECT id, topic, COALESCE(room_id, ''), COALESCE(org_id, ''), COALESCE(user_id, ''),
+			payload, created_at FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT ?`+lock, limit)
+		if err != nil {
+			return nil, fmt.Errorf("store: reading outbox: %w", err)
+		}
+		defer rows.Close()
+		var items []OutboxItem
+		for rows.Next() {
+			var it OutboxItem
+			var at int64
+			if err := rows.Scan(&it.ID, &it.Topic, &it.RoomID, &it.OrgID, &it.UserID, &it.Payload, &at); err != nil {
+				return nil, fmt.Errorf("store: reading outbox: %w", err)
+			}
+			it.At = fromTS(at)
+			items = append(items, it)
+		}
+		return items, mapErr(rows.Err())
+	}
+	mark := func(x q, items []OutboxItem, n int) error {
+		now := ts(db.nowTime())
+		for i, it := range items {
+			var err error
+			if i < n {
+				_, err = x.exec(ctx, "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?", now, it.ID)
+			} else {
+				_, err = x.exec(ctx, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", it.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("store: marking outbox: %w", err)
+			}
+		}
+		return nil
+	}
+	if db.dialect == Postgres {
+		err := db.tx(ctx, func(x q) error {
+			items, err := load(x, " FOR UPDATE SKIP LOCKED")
+			if err != nil || len(items) == 0 {
+				return err
+			}
+			done = clamp(deliver(items), len(items))
+			return mark(x, items, done)
+		})
+		return done, err
+	}
+	items, err := load(db.r(), "")
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	done = clamp(deliver(items), len(items))
+	err = db.tx(ctx, func(x q) error { return mark(x, items, done) })
+	return done, err
+}
+
+func clamp(n, max int) int { return min(max, n) }
+
+// ApplicationCounts returns the number of applications per job, for the
+// given jobs (jobs without applications are absent from the map).
+func (db *DB) ApplicationCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error) {
+	out := map[live.JobID]int{}
+	if len(jobs) == 0 {
+		return out, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(jobs)), ", ")
+	args := make([]any, len(jobs))
+	for i, j := range jobs {
+		args[i] = j
+	}
+	rows, err := db.r().query(ctx, "SELECT job_id, COUNT(*) FROM applications WHERE job_id IN ("+ph+") GROUP BY job_id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: counting applications: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var j live.JobID
+		var n int
+		if err := rows.Scan(&j, &n); err != nil {
+			return nil, fmt.Errorf("store: counting applications: %w", err)
+		}
+		out[j] = n
+	}
+	return out, mapErr(rows.Err())
+}
+
+// Application returns one application, only if it belongs to org (the org
+// is part of the query: an id guess from another org finds nothing).
+func (db *DB) Application(ctx context.Context, org live.OrgID, id live.ApplicationID) (live.Application, error) {
+	r, err := scanApplyRow(db.r().row(ctx, "SELECT "+applyCols+applyFrom+" WHERE a.id = ? AND a.org_id = ?", id, org))
+	return r.app, one(err, "application")
+}
+
+// ApplicationOrg returns the org that owns an application (for routing a
+// request to the org check); live.ErrNotFound if there is none.
+func (db *DB) ApplicationOrg(ctx context.Context, id live.ApplicationID) (live.OrgID, error) {
+	var org live.OrgID
+	err := db.r().row(ctx, "SELECT org_id FROM applications WHERE id = ?", id).Scan(&org)
+	return org, one(err, "application")
+}
