@@ -413,3 +413,15 @@ func (db *DB) Unmute(ctx context.Context, room live.RoomID, user live.UserID) er
 	}
 	return nil
 }
+
+// RemoveExhibitor takes org out of room. live.ErrNotFound if it was not in.
+func (db *DB) RemoveExhibitor(ctx context.Context, room live.RoomID, org live.OrgID) error {
+	res, err := db.w().exec(ctx, "DELETE FROM room_exhibitors WHERE room_id = ? AND org_id = ?", room, org)
+	if err != nil {
+		return fmt.Errorf("store: removing exhibitor: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("exhibitor: %w", live.ErrNotFound)
+	}
+	return nil
+}

@@ -19,7 +19,9 @@ import (
 
 	"jobcast/auth"
 	"jobcast/httpx"
+	"jobcast/jobs"
 	"jobcast/live"
+	"jobcast/rooms"
 	"jobcast/store"
 )
 
@@ -28,10 +30,15 @@ import (
 // exported fields are the wiring points for the parts added around it
 // (chat, signaling, web); they are set by NewApp and must not be replaced.
 type App struct {
-	Config  Config
-	Log     *slog.Logger
-	DB      *store.DB
-	Auth    *auth.Service
+	Config Config
+	Log    *slog.Logger
+	DB     *store.DB
+	Auth   *auth.Service
+	Jobs   *jobs.API
+	// Rooms implements live.Rooms and live.Snapshotter for chat and
+	// signaling; wire the channel with Rooms.SetPublisher and
+	// Rooms.SetViewerCounter, and logout with Auth.OnLogout.
+	Rooms   *rooms.Service
 	Metrics *prometheus.Registry
 	// Engine is the Gin engine with the middlewares (request id, recovery,
 	// access log, metrics, body cap, identity, CSRF) and the routes of this
@@ -92,6 +99,8 @@ func NewApp(ctx context.Context, cfg Config, opt Options) (*App, error) {
 		return fail(err)
 	}
 	a.Go(func(ctx context.Context) { a.Auth.RunJanitor(ctx, time.Hour) })
+	a.Jobs = jobs.New(db)
+	a.Rooms = rooms.New(db, nil, log)
 
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := a.buildEngine(); err != nil {
@@ -126,6 +135,8 @@ func (a *App) buildEngine() error {
 	e.GET("/readyz", a.handleReady)
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{})))
 	a.Auth.Routes(e)
+	a.Jobs.Routes(e)
+	a.Rooms.Routes(e)
 	a.Engine = e
 	return nil
 }
