@@ -38,7 +38,7 @@ type createReq struct {
 	Title       string     `json:"title"`
 	Description string     `json:"description"`
 	OrgID       live.OrgID `json:"org_id"`
-	StartsAt    *time.Time `json:"starts_at"`
+	StartsAt    string     `json:"starts_at"` // RFC 3339; empty = now
 }
 
 func fieldErr(code, field, msg string) *live.Error {
@@ -66,8 +66,13 @@ func (s *Service) createRoom(c *gin.Context) {
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	starts := now
-	if req.StartsAt != nil {
-		starts = req.StartsAt.UTC().Truncate(time.Microsecond)
+	if req.StartsAt != "" {
+		t, err := time.Parse(time.RFC3339, req.StartsAt)
+		if err != nil {
+			httpx.Fail(c, fieldErr("invalid_field", "starts_at", "starts_at must be an RFC 3339 time like 2026-03-01T09:00:00Z"))
+			return
+		}
+		starts = t.UTC().Truncate(time.Microsecond)
 		if starts.After(now.Add(MaxStartsAhead)) || starts.Before(now.Add(-24*time.Hour)) {
 			httpx.Fail(c, fieldErr("invalid_field", "starts_at", "starts_at must be within the next year"))
 			return

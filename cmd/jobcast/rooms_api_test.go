@@ -235,7 +235,7 @@ func TestRoomsAnonymousAndBadInput(t *testing.T) {
 		{"malformed", call{method: "POST", path: "/api/rooms", body: `{"title":`}, 400, "malformed_json"},
 		{"unknown field", call{method: "POST", path: "/api/rooms", body: `{"title":"x","org_id":"` + org + `","status":"live"}`}, 400, "unknown_field"},
 		{"wrong type", call{method: "POST", path: "/api/rooms", body: `{"title":["x"],"org_id":"` + org + `"}`}, 400, "wrong_type"},
-		{"bad time", call{method: "POST", path: "/api/rooms", body: `{"title":"x","org_id":"` + org + `","starts_at":"tomorrow"}`}, 400, ""},
+		{"bad time", call{method: "POST", path: "/api/rooms", body: `{"title":"x","org_id":"` + org + `","starts_at":"tomorrow"}`}, 400, "invalid_field"},
 		{"far future", call{method: "POST", path: "/api/rooms", body: `{"title":"x","org_id":"` + org + `","starts_at":"2999-01-01T00:00:00Z"}`}, 400, "invalid_field"},
 		{"no title", call{method: "POST", path: "/api/rooms", body: `{"title":" ","org_id":"` + org + `"}`}, 400, "invalid_field"},
 		{"bad org", call{method: "POST", path: "/api/rooms", body: `{"title":"x","org_id":"acme"}`}, 400, "invalid_field"},
