@@ -34,6 +34,8 @@ func jsonOK(w http.ResponseWriter, v any) {
 type fakeOpts struct {
 	ws      http.HandlerFunc // the room WebSocket (default: welcome, two chats, one held)
 	noApps  bool             // the user has applied to nothing yet
+	status  string           // the room's status in snapshots (default scheduled)
+	media   http.Handler     // serves WHIP/WHEP paths when set
 	handler map[string]http.HandlerFunc
 }
 
@@ -61,8 +63,12 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 			"settings": map[string]any{"slow_mode_seconds": 0, "chat": "open", "blocked_words": []string{"deposit"}},
 		}
 	}
+	status := o.status
+	if status == "" {
+		status = "scheduled"
+	}
 	snapshot := func(id string) map[string]any {
-		return map[string]any{"room": room(id, "scheduled"), "shelf": shelf, "pinned": shelf[0], "exhibitors": []any{}, "viewers": 42}
+		return map[string]any{"room": room(id, status), "shelf": shelf, "pinned": shelf[0], "exhibitors": []any{}, "viewers": 42}
 	}
 	job := func(id, title string, tags []string, status string) map[string]any {
 		return map[string]any{"id": id, "org_id": fakeOrg, "title": title, "description": "Good job.", "city": "Shenzhen",
@@ -167,7 +173,17 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 		jsonOK(w, map[string]any{"error": map[string]string{"code": "not_found", "message": "not found"}})
 	})
 	mux.Handle("/", Handler())
-	srv := httptest.NewServer(mux)
+	var h http.Handler = mux
+	if o.media != nil {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/whip") || strings.Contains(r.URL.Path, "/whep") {
+				o.media.ServeHTTP(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
 }

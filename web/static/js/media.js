@@ -140,16 +140,19 @@ async function negotiate(pc, endpoint, bearer, iceTimeoutMs) {
     close: async () => {
       if (closed) return;
       closed = true;
-      pc.close();
-      if (!url) return;
-      /** @type {Record<string,string>} */
-      const h = {};
-      if (bearer) h.Authorization = 'Bearer ' + bearer;
-      try {
-        await fetch(url, { method: 'DELETE', headers: h, credentials: 'same-origin' });
-      } catch {
-        /* the server times the session out */
+      // DELETE first: closing the connection first makes the server drop
+      // the session on its own, and the DELETE would then find nothing.
+      if (url) {
+        /** @type {Record<string,string>} */
+        const h = {};
+        if (bearer) h.Authorization = 'Bearer ' + bearer;
+        try {
+          await fetch(url, { method: 'DELETE', headers: h, credentials: 'same-origin', signal: AbortSignal.timeout(3000) });
+        } catch {
+          /* the server times the session out */
+        }
       }
+      pc.close();
     },
   };
 }
@@ -167,7 +170,7 @@ export async function publish(endpoint, stream, bearer, opts = {}) {
   pc.addEventListener('connectionstatechange', () => opts.onState?.(pc.connectionState));
   for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
   try {
-    return await negotiate(pc, endpoint, bearer, opts.iceTimeoutMs || 2000);
+    return await negotiate(pc, endpoint, bearer, opts.iceTimeoutMs || 1000);
   } catch (e) {
     pc.close();
     throw e;
@@ -192,7 +195,7 @@ export async function play(endpoint, opts = {}) {
   pc.addTransceiver('audio', { direction: 'recvonly' });
   if (!opts.audioOnly) pc.addTransceiver('video', { direction: 'recvonly' });
   try {
-    return await negotiate(pc, endpoint, opts.bearer || '', opts.iceTimeoutMs || 2000);
+    return await negotiate(pc, endpoint, opts.bearer || '', opts.iceTimeoutMs || 1000);
   } catch (e) {
     pc.close();
     throw e;

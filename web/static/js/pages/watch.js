@@ -14,6 +14,11 @@ import { jobCard, markApplied } from '../cards.js';
 import { chatPanel, STAFF_ROLES } from '../chat-ui.js';
 
 const roomID = pathID();
+// Ask for the room at once, in parallel with the header's /api/me.
+const firstSnapshot = api.room(roomID).then(
+  (s) => ({ s, e: null }),
+  (e) => ({ s: null, e }),
+);
 const me = await initPage('rooms');
 
 /** @type {import('../api.js').Snapshot|null} */
@@ -510,11 +515,11 @@ chat = chatPanel(roomID, channel);
 chat.setRole(me ? 'seeker' : 'visitor', !!me, me ? me.user.id : '');
 
 // The REST snapshot paints the page at once (also when WebSocket is slow).
-try {
-  applySnapshot(await api.room(roomID));
-} catch (e) {
+const first = await firstSnapshot;
+if (first.s) applySnapshot(first.s);
+else {
   const title = byId('room-title');
-  if (e instanceof ApiError && e.status === 404) setText(title, 'watch.not_found');
+  if (first.e instanceof ApiError && first.e.status === 404) setText(title, 'watch.not_found');
   else setText(title, 'error.network');
   showWaiting('watch.unavailable');
 }
