@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -378,5 +379,30 @@ func TestJanitorStops(t *testing.T) {
 func TestNewRejectsBadOrigin(t *testing.T) {
 	if _, err := auth.New(storetest.SQLite(t), auth.Config{Hash: cheap, TrustedOrigins: []string{"not a url"}}); err == nil {
 		t.Fatal("want error")
+	}
+}
+
+func TestStreamKeyBearerPassesThrough(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t), auth.Config{})
+	g := gin.New()
+	g.Use(e.svc.Identify(), e.svc.CSRF())
+	g.POST("/whip", func(c *gin.Context) {
+		if httpx.Identity(c).SignedIn() {
+			t.Error("stream key resolved to a user")
+		}
+		c.String(201, httpx.BearerToken(c.Request))
+	})
+	r := httptest.NewRequest("POST", "/whip", strings.NewReader("v=0"))
+	r.Header.Set("Authorization", "Bearer sk_abc")
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, r)
+	if w.Code != 201 || w.Body.String() != "sk_abc" {
+		t.Fatalf("stream key request: %d %s", w.Code, w.Body.String())
+	}
+	for i := 0; i < 50; i++ {
+		if s := e.register(fmt.Sprintf("t%d@example.com", i)); strings.HasPrefix(s.Token, auth.StreamKeyPrefix) {
+			t.Fatalf("session token with the stream key prefix: %q", s.Token)
+		}
 	}
 }

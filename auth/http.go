@@ -17,10 +17,16 @@ import (
 // Identify is the Gin middleware that resolves the caller from an
 // Authorization: Bearer token (preferred) or the session cookie and records
 // it with httpx.SetIdentity. A bad bearer token is refused with 401; a stale
-// cookie is ignored (the caller is a visitor) and cleared.
+// cookie is ignored (the caller is a visitor) and cleared. A bearer token
+// starting with StreamKeyPrefix is a room stream key, not a session: the
+// request continues as a visitor and the WHIP handler checks the key.
 func (s *Service) Identify() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if tok := httpx.BearerToken(c.Request); tok != "" {
+			if strings.HasPrefix(tok, StreamKeyPrefix) {
+				c.Next()
+				return
+			}
 			id, err := s.IdentifyToken(c.Request.Context(), tok)
 			if err != nil {
 				httpx.Fail(c, err)

@@ -112,12 +112,22 @@ func TokenHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// StreamKeyPrefix starts every room stream key (see package rooms). Session
+// tokens never start with it, so a bearer token with this prefix is left for
+// the WHIP handler to check as a stream key.
+const StreamKeyPrefix = "sk_"
+
 func newToken() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
+	for {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		t := base64.RawURLEncoding.EncodeToString(b[:])
+		if !strings.HasPrefix(t, StreamKeyPrefix) {
+			return t, nil
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // maxTokenLen bounds what is hashed and looked up.

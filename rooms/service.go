@@ -185,7 +185,7 @@ func newStreamKey() (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	return "sk_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return "sk_" + base64.RawURLEncoding.EncodeToString(b[:]), nil // auth.StreamKeyPrefix
 }
 
 func hashKey(key string) string {
