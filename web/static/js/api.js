@@ -155,7 +155,8 @@ const enc = encodeURIComponent;
  * @typedef {{id:string,org_id:string,org_name?:string,title:string,description:string,city:string,salary_min:number,salary_max:number,salary_period:string,openings:number,tags:string[],status:string}} Job
  * @typedef {{slow_mode_seconds:number,chat:string,blocked_words:string[]}} RoomSettings
  * @typedef {{id:string,org_id:string,org_name?:string,title:string,description:string,status:string,starts_at:string,settings?:RoomSettings,pinned_job_id?:string,jobs?:number}} Room
- * @typedef {{room:Room,shelf:JobCard[],pinned:JobCard|null,exhibitors:OrgRef[],viewers?:number}} Snapshot
+ * @typedef {{room:Room,shelf:JobCard[],pinned:JobCard|null,exhibitors:OrgRef[],viewers?:number,role?:string}} Snapshot
+ * @typedef {{has_key:boolean,hint?:string,key?:string,rotated_at?:string|null,whip_url?:string}} StreamKey
  * @typedef {{id:string,job_id:string,job_title?:string,org_id:string,room_id?:string,seeker_id:string,status:string,note:string,notes:string,profile:Profile,created_at:string,updated_at:string}} Application
  */
 
@@ -200,6 +201,7 @@ export function normSnapshot(v) {
     pinned: (s && s.pinned) || null,
     exhibitors: list(s && s.exhibitors, 'exhibitors'),
     viewers: s && typeof s.viewers === 'number' ? s.viewers : s && typeof s.viewer_count === 'number' ? s.viewer_count : undefined,
+    role: (v && v.role) || (s && s.role) || undefined,
   };
 }
 
@@ -256,8 +258,8 @@ export const api = {
   /** @param {{tag?:string,city?:string,q?:string}} f @returns {Promise<Job[]>} */
   jobs: async (f) => list(await request('GET', '/api/jobs' + query(f)), 'jobs'),
 
-  /** @param {string} status @returns {Promise<Room[]>} */
-  rooms: async (status) => list(await request('GET', '/api/rooms' + query({ status })), 'rooms'),
+  /** @param {string} status @param {string} [org] @returns {Promise<Room[]>} */
+  rooms: async (status, org) => list(await request('GET', '/api/rooms' + query({ status, org, limit: '200' })), 'rooms'),
   /** @param {string} id @returns {Promise<Snapshot>} */
   room: async (id) => normSnapshot(await request('GET', `/api/rooms/${enc(id)}`)),
   /** @param {{title:string,description:string,org_id:string,starts_at:string}} r @returns {Promise<Room>} */
@@ -268,16 +270,19 @@ export const api = {
   addModerator: (room, email) => request('POST', `/api/rooms/${enc(room)}/moderators`, { email }),
   /** @param {string} room @param {string} user */
   removeModerator: (room, user) => request('DELETE', `/api/rooms/${enc(room)}/moderators`, { user_id: user }),
-  /** @param {string} room @returns {Promise<string>} */
-  streamKey: async (room) => {
-    const v = await request('GET', `/api/rooms/${enc(room)}/stream-key`);
-    return typeof v === 'string' ? v : v.stream_key || v.key || '';
-  },
-  /** @param {string} room @returns {Promise<string>} */
-  rotateStreamKey: async (room) => {
-    const v = await request('POST', `/api/rooms/${enc(room)}/stream-key/rotate`);
-    return typeof v === 'string' ? v : v.stream_key || v.key || '';
-  },
+  /**
+   * Whether the room has a stream key, and its last characters (the server
+   * keeps only a hash).
+   * @param {string} room
+   * @returns {Promise<StreamKey>}
+   */
+  streamKey: (room) => request('GET', `/api/rooms/${enc(room)}/stream-key`),
+  /**
+   * Makes a new stream key; the answer is the only time the full key is shown.
+   * @param {string} room
+   * @returns {Promise<StreamKey>}
+   */
+  rotateStreamKey: (room) => request('POST', `/api/rooms/${enc(room)}/stream-key/rotate`),
   /** @param {string} room */
   endRoom: (room) => request('POST', `/api/rooms/${enc(room)}/end`),
 

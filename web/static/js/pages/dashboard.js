@@ -231,7 +231,7 @@ function miniForm(id, labelKey, buttonKey, type, act, status) {
 }
 
 async function loadRooms() {
-  const all = (await Promise.all(['live', 'scheduled', 'ended'].map((s) => api.rooms(s).catch(() => [])))).flat();
+  const all = (await Promise.all(['live', 'scheduled', 'ended'].map((s) => api.rooms(s, org).catch(() => [])))).flat();
   rooms = all.filter((r) => r.org_id === org);
   const ul = byId('rooms');
   ul.replaceChildren();
@@ -252,53 +252,71 @@ async function loadRooms() {
       miniForm('ex-' + r.id, 'dash.exhibitor_org', 'dash.exhibitor_add', 'text', (v) => api.addExhibitor(r.id, v), st),
       miniForm('mod-' + r.id, 'dash.moderator_email', 'dash.moderator_add', 'email', (v) => api.addModerator(r.id, v), st),
     );
-    // Stream key for OBS: shown on request, with copy and rotate.
+    // Stream key for OBS. The server keeps only a hash: the full key is
+    // shown once, when a new one is made; afterwards only its last characters.
     const keyId = 'key-' + r.id;
+    const urlId = 'whip-' + r.id;
+    const whipInput = el('input', { attrs: { id: urlId, type: 'text', readonly: '' } });
+    whipInput.value = location.origin + '/api/rooms/' + r.id + '/whip';
     const keyInput = el('input', { attrs: { id: keyId, type: 'text', readonly: '', autocomplete: 'off' } });
-    const keyRow = el('div', { cls: 'field' }, el('label', { attrs: { for: keyId }, i18n: 'dash.stream_key' }), keyInput);
+    const keyRow = el('div', { cls: 'field' }, el('label', { attrs: { for: keyId }, i18n: 'dash.stream_key' }), keyInput,
+      el('p', { cls: 'hint', i18n: 'dash.key_once' }));
     keyRow.hidden = true;
-    const whipURL = el('p', { cls: 'hint' });
-    const show = el('button', {
-      cls: 'small secondary',
-      attrs: { type: 'button' },
-      i18n: 'dash.key_show',
-      onclick: async () => {
-        try {
-          keyInput.value = await api.streamKey(r.id);
-          keyRow.hidden = false;
-          setText(whipURL, 'dash.obs_hint', { url: location.origin + '/api/rooms/' + r.id + '/whip' });
-        } catch (x) {
-          showError(st, x);
-        }
-      },
-    });
-    const cp = el('button', {
-      cls: 'small',
-      attrs: { type: 'button' },
-      i18n: 'dash.key_copy',
-      onclick: async () => {
-        if (!keyInput.value) keyInput.value = await api.streamKey(r.id).catch(() => '');
-        keyRow.hidden = false;
-        const ok = await copy(keyInput.value, keyInput);
-        setText(st, ok ? 'dash.copied' : 'dash.copy_manual');
-        announce(ok ? 'dash.copied' : 'dash.copy_manual');
-      },
-    });
+    const keyState = el('p', { cls: 'hint', attrs: { role: 'status' } });
+    /** @param {string} text @param {HTMLInputElement} inp */
+    const copyBtn = (text, inp) => {
+      const b = el('button', {
+        cls: 'small secondary',
+        attrs: { type: 'button' },
+        i18n: text,
+        onclick: async () => {
+          const ok = await copy(inp.value, inp);
+          setText(st, ok ? 'dash.copied' : 'dash.copy_manual');
+          announce(ok ? 'dash.copied' : 'dash.copy_manual');
+        },
+      });
+      return b;
+    };
+    const keyCopy = copyBtn('dash.key_copy', keyInput);
     const rot = el('button', {
       cls: 'small danger',
       attrs: { type: 'button' },
       i18n: 'dash.key_rotate',
       onclick: async () => {
         try {
-          keyInput.value = await api.rotateStreamKey(r.id);
+          const k = await api.rotateStreamKey(r.id);
+          keyInput.value = k.key || '';
           keyRow.hidden = false;
+          setText(keyState, 'dash.key_hint', { hint: k.hint || '' });
           setText(st, 'dash.key_rotated');
+          keyInput.focus();
+          keyInput.select();
         } catch (x) {
           showError(st, x);
         }
       },
     });
-    details.append(el('h4', { i18n: 'dash.obs' }), keyRow, whipURL, el('p', { cls: 'row' }, show, cp, rot));
+    details.addEventListener('toggle', async () => {
+      if (!details.open || keyState.dataset.loaded) return;
+      keyState.dataset.loaded = '1';
+      try {
+        const k = await api.streamKey(r.id);
+        if (k.whip_url) whipInput.value = new URL(k.whip_url, location.href).toString();
+        if (k.has_key) setText(keyState, 'dash.key_hint', { hint: k.hint || '' });
+        else setText(keyState, 'dash.key_none');
+      } catch (x) {
+        showError(keyState, x);
+      }
+    });
+    details.append(
+      el('h4', { i18n: 'dash.obs' }),
+      el('div', { cls: 'field' }, el('label', { attrs: { for: urlId }, i18n: 'dash.whip_url' }), whipInput),
+      el('p', { cls: 'row' }, copyBtn('dash.url_copy', whipInput)),
+      el('p', { cls: 'hint', i18n: 'dash.obs_hint' }),
+      keyState,
+      keyRow,
+      el('p', { cls: 'row' }, rot, keyCopy),
+    );
     if (r.status !== 'ended') {
       const end = el('button', {
         cls: 'small danger',

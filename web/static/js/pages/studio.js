@@ -94,9 +94,10 @@ goLive.addEventListener('click', async () => {
   goLive.disabled = true;
   setConn('connecting');
   showError(errBox, null);
-  let bearer = token();
+  // The host's session token; without one (cookie-only sign-in) the
+  // session cookie goes along with the same-origin request.
+  const bearer = token();
   try {
-    if (!bearer) bearer = await api.streamKey(roomID);
     session = await publish(`/api/rooms/${encodeURIComponent(roomID)}/whip`, stream, bearer, {
       onState: (s) => {
         setConn(s === 'connected' ? 'live' : s);

@@ -420,6 +420,11 @@ function applySnapshot(s) {
   if (typeof s.viewers === 'number') byId('viewer-count').textContent = fmtNumber(s.viewers);
   showSettings(room.settings);
   setStatus(room.status);
+  if (s.role && role === 'visitor') {
+    role = s.role;
+    chat.setRole(role, !!me, me ? me.user.id : '');
+    modSection.hidden = !STAFF_ROLES.includes(role);
+  }
 }
 
 /** @type {import('../chat-ui.js').ChatPanel} */
