@@ -40,6 +40,8 @@ type App struct {
 	// Rooms.SetViewerCounter, and logout with Auth.OnLogout.
 	Rooms   *rooms.Service
 	Metrics *prometheus.Registry
+	// Live holds the real-time parts (channel, media, fair endpoints).
+	Live LiveParts
 	// Engine is the Gin engine with the middlewares (request id, recovery,
 	// access log, metrics, body cap, identity, CSRF) and the routes of this
 	// package. Add routes to it before Serve.
@@ -66,6 +68,14 @@ type Options struct {
 	Hash   auth.HashParams // password hashing cost (default auth.DefaultHash)
 	// AuthLimits override the login/register rate limits when non-zero.
 	IPLimit, AccountLimit auth.Limit
+	// RedisPrefix namespaces every Redis key and channel (default
+	// "jobcast:"); tests give each node group its own.
+	RedisPrefix string
+	// LoopbackMedia gathers only loopback ICE candidates on ephemeral ports
+	// (tests); production gathers every interface on the configured ports.
+	LoopbackMedia bool
+	// AppliesPerMinute caps one-tap applies per seeker (default 10).
+	AppliesPerMinute int
 }
 
 // NewApp opens storage (applying migrations), builds the services and the
@@ -104,6 +114,9 @@ func NewApp(ctx context.Context, cfg Config, opt Options) (*App, error) {
 
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := a.buildEngine(); err != nil {
+		return fail(err)
+	}
+	if err := a.wireLive(ctx, opt); err != nil {
 		return fail(err)
 	}
 	a.AddReadyCheck("database", db.Ping)
