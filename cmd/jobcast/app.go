@@ -74,8 +74,6 @@ type Options struct {
 	// LoopbackMedia gathers only loopback ICE candidates on ephemeral ports
 	// (tests); production gathers every interface on the configured ports.
 	LoopbackMedia bool
-	// AppliesPerMinute caps one-tap applies per seeker (default 10).
-	AppliesPerMinute int
 }
 
 // NewApp opens storage (applying migrations), builds the services and the

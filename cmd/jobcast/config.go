@@ -28,6 +28,8 @@ type Config struct {
 	LogFormat       string        // "text" or "json"
 	LogLevel        string        // debug, info, warn, error
 	ShutdownTimeout time.Duration // bound on graceful shutdown
+	// AppliesPerMinute caps one-tap applies per job seeker (burst the same).
+	AppliesPerMinute int
 	// SecureCookies forces the Secure flag on the session cookie. It is also
 	// set when every allowed origin is https.
 	SecureCookies bool
@@ -37,7 +39,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr: ":8080", DataDir: "data", RTCUDPPort: 8443, LogFormat: "text", LogLevel: "info",
-		ShutdownTimeout: 20 * time.Second,
+		ShutdownTimeout: 20 * time.Second, AppliesPerMinute: 10,
 	}
 }
 
@@ -57,6 +59,7 @@ var envVars = []struct{ env, flag, usage string }{
 	{"JOBCAST_LOG_FORMAT", "log-format", "text or json"},
 	{"JOBCAST_LOG_LEVEL", "log-level", "debug, info, warn or error"},
 	{"JOBCAST_SHUTDOWN_TIMEOUT", "shutdown-timeout", "bound on graceful shutdown (e.g. 20s)"},
+	{"JOBCAST_APPLIES_PER_MINUTE", "applies-per-minute", "one-tap applies allowed per job seeker per minute"},
 }
 
 // LoadConfig builds the configuration from getenv and args (flags win over
@@ -109,6 +112,13 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("JOBCAST_RTC_UDP_PORT: %q is not a port", s)
 		}
 		c.RTCUDPPort = n
+	}
+	if s := get("applies-per-minute"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100000 {
+			return Config{}, fmt.Errorf("JOBCAST_APPLIES_PER_MINUTE: %q is not a number from 1 to 100000", s)
+		}
+		c.AppliesPerMinute = n
 	}
 	if s := get("shutdown-timeout"); s != "" {
 		d, err := time.ParseDuration(s)

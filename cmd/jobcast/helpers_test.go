@@ -45,6 +45,7 @@ func newSrvCfg(t *testing.T, cfg Config, opt Options) *srv {
 	if opt.Logger == nil {
 		opt.Logger = quietLog()
 	}
+	opt.LoopbackMedia = true // ephemeral loopback media ports: tests never collide
 	if opt.Hash == (auth.HashParams{}) {
 		opt.Hash = cheapHash
 	}

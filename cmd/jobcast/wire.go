@@ -107,7 +107,7 @@ func (a *App) wireLive(ctx context.Context, opt Options) error {
 	p.Relay.Start()
 	a.OnClose(func(context.Context) error { p.Relay.Close(); return nil })
 	p.Shelf = jobs.NewShelf(a.DB, a.Rooms, p.Chat, a.Log)
-	p.Apply = jobs.NewApply(a.DB, a.Rooms, p.Committer, p.Relay, opt.AppliesPerMinute, a.Log)
+	p.Apply = jobs.NewApply(a.DB, a.Rooms, p.Committer, p.Relay, cfg.AppliesPerMinute, a.Log)
 
 	e := a.Engine
 	e.GET("/api/rooms/:room/ws", p.Chat.HandleWS)
