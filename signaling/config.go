@@ -56,6 +56,10 @@ type Config struct {
 	// FanoutShards is the number of fan-out goroutines (and local tracks) per
 	// media kind and room (default GOMAXPROCS).
 	FanoutShards int
+	// WriteBatchInterval: media packets are written with sendmmsg in
+	// batches of up to 64, flushed at least this often (default 500 µs;
+	// negative = one sendto per packet).
+	WriteBatchInterval time.Duration
 	// NACKBuffer is the number of packets kept per viewer video stream to
 	// answer NACKs (power of two, default 128).
 	NACKBuffer uint16
@@ -94,6 +98,9 @@ func (c *Config) defaults() error {
 	}
 	if c.FanoutShards > 64 {
 		c.FanoutShards = 64
+	}
+	if c.WriteBatchInterval == 0 {
+		c.WriteBatchInterval = 500 * time.Microsecond
 	}
 	if c.NACKBuffer == 0 {
 		c.NACKBuffer = 128

@@ -44,7 +44,7 @@ type forwarder struct {
 }
 
 type shard struct {
-	track   *webrtc.TrackLocalStaticRTP
+	track   *fanTrack
 	queue   chan *rtp.Packet
 	viewers atomic.Int32
 }
@@ -56,10 +56,7 @@ func newForwarder(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, sha
 		id = "video"
 	}
 	for i := 0; i < shards; i++ {
-		tr, err := webrtc.NewTrackLocalStaticRTP(codec, id, "jobcast")
-		if err != nil {
-			return nil, err
-		}
+		tr := newFanTrack(kind, codec, id, "jobcast")
 		f.shards = append(f.shards, &shard{track: tr, queue: make(chan *rtp.Packet, shardQueue)})
 	}
 	for _, s := range f.shards {
@@ -77,13 +74,7 @@ func (f *forwarder) run(s *shard) {
 		case <-f.done:
 			return
 		case p := <-s.queue:
-			n := uint64(s.viewers.Load())
-			if n == 0 {
-				continue
-			}
-			// Errors name viewers whose connection is closing; their
-			// sessions are removed by their own state handlers.
-			_ = s.track.WriteRTP(p)
+			n := uint64(s.track.write(p))
 			f.m.packets.Add(n)
 			f.m.bytes.Add(n * uint64(p.Header.MarshalSize()+len(p.Payload)))
 		}

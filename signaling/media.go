@@ -13,6 +13,7 @@ import (
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
+	tudp "github.com/pion/transport/v5/udp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -56,8 +57,7 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 // transport owns the sockets every peer connection shares: the ICE UDP mux
 // and the ICE-TCP listener.
 type transport struct {
-	udp      ice.UDPMux
-	udpConn  net.PacketConn // set when a single socket is used (loopback)
+	udp      ice.UDPMux // closes its sockets
 	tcpMux   ice.TCPMux
 	tcpLn    net.Listener
 	udpAddrs []net.Addr
@@ -65,24 +65,44 @@ type transport struct {
 
 func openTransport(cfg *Config, lf logging.LoggerFactory) (*transport, error) {
 	t := &transport{}
-	if cfg.LoopbackOnly {
-		conn, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", cfg.UDPPort))
-		if err != nil {
-			return nil, fmt.Errorf("listen media UDP: %w", err)
+	ips := []net.IP{net.IPv4(127, 0, 0, 1)}
+	if !cfg.LoopbackOnly {
+		var err error
+		if ips, err = localIPs(); err != nil {
+			return nil, err
 		}
-		t.udpConn = conn
-		t.udp = webrtc.NewICEUDPMux(lf.NewLogger("ice-udp"), conn)
-		t.udpAddrs = []net.Addr{conn.LocalAddr()}
+	}
+	// One socket per local address (so replies leave from the address the
+	// client checked), each behind its own mux, all on cfg.UDPPort.
+	var muxes []ice.UDPMux
+	port := cfg.UDPPort
+	for _, ip := range ips {
+		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: port})
+		if err != nil {
+			for _, m := range muxes {
+				_ = m.Close()
+			}
+			return nil, fmt.Errorf("listen media UDP on %s port %d: %w", ip, port, err)
+		}
+		if port == 0 {
+			port = conn.LocalAddr().(*net.UDPAddr).Port // same port on every address
+		}
+		_ = conn.SetReadBuffer(4 << 20)
+		_ = conn.SetWriteBuffer(4 << 20)
+		t.udpAddrs = append(t.udpAddrs, conn.LocalAddr())
+		var pc net.PacketConn = conn
+		if cfg.WriteBatchInterval > 0 {
+			// sendmmsg: one system call for up to 64 packets, flushed at
+			// least every WriteBatchInterval. One sendto per packet per
+			// viewer is the largest single cost of an SFU.
+			pc = tudp.NewBatchConn(conn, 64, cfg.WriteBatchInterval)
+		}
+		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: lf.NewLogger("ice-udp"), UDPConn: pc}))
+	}
+	if len(muxes) == 1 {
+		t.udp = muxes[0]
 	} else {
-		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort,
-			ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice-udp")),
-			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6),
-			ice.UDPMuxFromPortWithReadBufferSize(4<<20), ice.UDPMuxFromPortWithWriteBufferSize(4<<20))
-		if err != nil {
-			return nil, fmt.Errorf("listen media UDP on port %d: %w", cfg.UDPPort, err)
-		}
-		t.udp = mux
-		t.udpAddrs = mux.GetListenAddresses()
+		t.udp = ice.NewMultiUDPMuxDefault(muxes...)
 	}
 	if cfg.TCPPort >= 0 {
 		host := ""
@@ -100,12 +120,39 @@ func openTransport(cfg *Config, lf logging.LoggerFactory) (*transport, error) {
 	return t, nil
 }
 
+// localIPs lists the addresses media is served on: every up, non-loopback
+// interface's unicast addresses, without link-local ones.
+func localIPs() ([]net.IP, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	var ips []net.IP
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.IsLinkLocalUnicast() || ipn.IP.IsLoopback() || ipn.IP.IsMulticast() {
+				continue
+			}
+			ips = append(ips, ipn.IP)
+		}
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("no usable network interface for media")
+	}
+	return ips, nil
+}
+
 func (t *transport) close() {
 	if t.udp != nil {
 		_ = t.udp.Close()
-	}
-	if t.udpConn != nil {
-		_ = t.udpConn.Close()
 	}
 	if t.tcpMux != nil {
 		_ = t.tcpMux.Close()
@@ -172,7 +219,8 @@ func settingEngine(cfg *Config, t *transport, lf logging.LoggerFactory) (webrtc.
 // newAPIs builds the two pion APIs: one for publishers (NACK generator,
 // receiver reports, transport-cc feedback so the browser's congestion
 // control can ramp up) and one for viewers (NACK responder with a bounded
-// buffer, sender reports for lip sync).
+// buffer of references to the shared packets — see fanTrack — and sender
+// reports for lip sync).
 func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub, view *webrtc.API, err error) {
 	se, err := settingEngine(cfg, t, lf)
 	if err != nil {
@@ -212,7 +260,7 @@ func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub, view *we
 		return nil, nil, err
 	}
 	viewReg := &interceptor.Registry{}
-	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(cfg.NACKBuffer))
+	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(cfg.NACKBuffer), nack.DisableCopy())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -189,13 +189,13 @@ func (r *mediaRoom) releaseSlot() {
 
 // addViewer binds sess to the room's forwarders (one shard each) and returns
 // the local tracks to add to its peer connection.
-func (r *mediaRoom) addViewer(sess *session, wantAudio, wantVideo bool) ([]*webrtc.TrackLocalStaticRTP, error) {
+func (r *mediaRoom) addViewer(sess *session, wantAudio, wantVideo bool) ([]*fanTrack, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ended || (r.pub == nil && r.grace == nil) {
 		return nil, notLive()
 	}
-	var tracks []*webrtc.TrackLocalStaticRTP
+	var tracks []*fanTrack
 	for _, f := range []*forwarder{r.audio, r.video} {
 		if f == nil || (f.kind == webrtc.RTPCodecTypeAudio && !wantAudio) || (f.kind == webrtc.RTPCodecTypeVideo && !wantVideo) {
 			continue
