@@ -222,4 +222,6 @@ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
 FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`,
 	},
+	{Version: 2, Name: "index open jobs by city", SQL: `
+CREATE INDEX jobs_status_city ON jobs (status, LOWER(city), id)`},
 }
