@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"jobcast/live"
 )
@@ -29,6 +30,7 @@ type conn struct {
 	staff  bool
 	orgs   []live.OrgID
 	limits *userLimits
+	frames *rate.Limiter // client frames, against floods of pings or junk
 
 	mu          sync.Mutex
 	queue       [][]byte
@@ -197,6 +199,10 @@ func (c *conn) readLoop() {
 			return
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
+		if !c.frames.Allow() {
+			c.close(websocket.ClosePolicyViolation, "too many frames")
+			return
+		}
 		if typ != websocket.TextMessage {
 			c.send(errorEvent("bad_message", "send JSON text frames", ""))
 			continue

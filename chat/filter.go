@@ -111,8 +111,19 @@ func maskPII(text string) (string, bool) {
 			}
 			break
 		}
-		if m, ok := maskNumber(digits); ok {
-			out = append(out, m...)
+		if keep, ok := maskable(digits); ok {
+			// Mask digits in place; separators stay, so the text keeps
+			// its shape and length.
+			k := 0
+			for _, r := range rs[i:end] {
+				if isDigit(r) || r == 'X' || r == 'x' {
+					if k >= keep && k < len(digits)-2 {
+						r = '*'
+					}
+					k++
+				}
+				out = append(out, r)
+			}
 			masked = true
 		} else {
 			out = append(out, rs[i:end]...)
@@ -127,9 +138,9 @@ func maskPII(text string) (string, bool) {
 
 func isDigit(r rune) bool { return r >= '0' && r <= '9' }
 
-// maskNumber masks one digit run if it is a phone or ID number, keeping
-// the first three and last two characters.
-func maskNumber(d []rune) ([]rune, bool) {
+// maskable reports whether a digit run is a phone or ID number, and how
+// many leading characters stay visible (the last two always do).
+func maskable(d []rune) (int, bool) {
 	n := len(d)
 	s := string(d)
 	switch {
@@ -139,15 +150,7 @@ func maskNumber(d []rune) ([]rune, bool) {
 	case n == 15 && d[0] != '0': // old ID card
 	case (n == 10 || n == 11 || n == 12) && d[0] == '0': // landline with area code
 	default:
-		return nil, false
+		return 0, false
 	}
-	out := make([]rune, n)
-	for k := range d {
-		if k < 3 || k >= n-2 {
-			out[k] = d[k]
-		} else {
-			out[k] = '*'
-		}
-	}
-	return out, true
+	return 3, true
 }

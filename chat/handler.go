@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"jobcast/httpx"
 	"jobcast/live"
@@ -153,6 +154,7 @@ func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess,
 		s: s, ws: ws, room: room.ID, id: acc.Identity, user: acc.Identity.UserID, role: acc.Role(),
 		staff: acc.Identity.Admin || acc.Host || acc.Moderator, orgs: acc.MemberOf,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		frames: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), 2*int(s.cfg.FrameRate)),
 	}
 	c.limits = s.userLimits(c.user)
 	defer s.releaseUserLimits(c.user, c.limits)

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -369,15 +370,15 @@ func (h *hub) join(r *joinReq) joinResult {
 	return joinOK
 }
 
-// eventData returns the "data" value of an envelope (it is always last).
+// eventData returns the "data" value of an envelope: everything after the
+// first `,"data":` (type, seq and at come before it and cannot contain it)
+// up to the envelope's closing brace.
 func eventData(env []byte) []byte {
-	const key = `,"data":`
-	for i := len(env) - len(key); i >= 0; i-- {
-		if string(env[i:i+len(key)]) == key {
-			return env[i+len(key) : len(env)-1]
-		}
+	i := bytes.Index(env, []byte(`,"data":`))
+	if i < 0 || len(env) == 0 {
+		return nil
 	}
-	return nil
+	return env[i+len(`,"data":`) : len(env)-1]
 }
 
 // ring keeps the hub's most recent publications, contiguous by seq, to

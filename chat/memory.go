@@ -30,9 +30,11 @@ type memState struct {
 	rooms map[live.RoomID]*memRoom
 	nodes map[*MemoryBroker]bool
 	now   func() time.Time
+	ops   int // room lookups since the last sweep
 }
 
 type memRoom struct {
+	created  time.Time
 	epoch    string
 	top      uint64
 	last     time.Time // latest publish, for TTL
@@ -69,18 +71,36 @@ func (st *memState) newNode() *MemoryBroker {
 // its metadata expired. Caller holds st.mu.
 func (st *memState) room(id live.RoomID) *memRoom {
 	now := st.now()
+	if st.ops++; st.ops >= 4096 {
+		st.sweep(now)
+	}
 	r := st.rooms[id]
 	if r != nil && !r.last.IsZero() && now.Sub(r.last) > st.cfg.MetaTTL {
 		r = nil
 	}
 	if r == nil {
-		r = &memRoom{epoch: newEpoch(), deleted: map[uint64][]byte{}, presence: map[string]memPresence{}}
+		r = &memRoom{created: now, epoch: newEpoch(), deleted: map[uint64][]byte{}, presence: map[string]memPresence{}}
 		st.rooms[id] = r
 	}
 	if !r.last.IsZero() && now.Sub(r.last) > st.cfg.TTL {
 		r.hist, r.deleted = nil, map[uint64][]byte{}
 	}
 	return r
+}
+
+// sweep forgets rooms idle past MetaTTL with nobody present, so the map
+// does not grow with every room ever opened. Caller holds st.mu.
+func (st *memState) sweep(now time.Time) {
+	st.ops = 0
+	for id, r := range st.rooms {
+		last := r.last
+		if last.IsZero() {
+			last = r.created
+		}
+		if now.Sub(last) > st.cfg.MetaTTL && len(r.presence) == 0 {
+			delete(st.rooms, id)
+		}
+	}
 }
 
 // Run implements Broker.

@@ -19,10 +19,13 @@ type Config struct {
 	// allowed besides same-origin (JOBCAST_ALLOWED_ORIGINS).
 	AllowedOrigins []string
 
-	MaxChatChars int           // characters per chat message [500]
-	ChatRate     float64       // chat messages per second per user [1]
-	ChatBurst    int           // burst per user [3]
-	ScamPhrases  []string      // extra phrases held for moderators
+	MaxChatChars int      // characters per chat message [500]
+	ChatRate     float64  // chat messages per second per user [1]
+	ChatBurst    int      // burst per user [3]
+	ScamPhrases  []string // extra phrases held for moderators
+	// FrameRate caps client frames per second per connection (burst
+	// twice that); a flood closes with 1008 [10].
+	FrameRate    float64
 	PingInterval time.Duration // server ping period [25 s]
 	PongWait     time.Duration // drop a connection silent this long [60 s]
 	WriteTimeout time.Duration // deadline of one write [10 s]
@@ -58,6 +61,9 @@ func (c Config) withDefaults() Config {
 	def(&c.ChatBurst, 3)
 	if c.ChatRate <= 0 {
 		c.ChatRate = 1
+	}
+	if c.FrameRate <= 0 {
+		c.FrameRate = 10
 	}
 	defD(&c.PingInterval, 25*time.Second)
 	defD(&c.PongWait, 60*time.Second)
@@ -99,8 +105,10 @@ type Service struct {
 	limitsMu sync.Mutex
 	limits   map[live.UserID]*userLimits
 
-	kickMu  sync.Mutex
-	onKicks []live.Kicked
+	kickMu   sync.Mutex
+	onKicks  []live.Kicked
+	kicks    []Notice // pending OnKick calls
+	kickWake chan struct{}
 
 	runDone chan struct{}
 	running bool // Run was called (guarded by connsMu)
@@ -123,7 +131,7 @@ func New(cfg Config, broker Broker, sessions live.Sessions, rooms live.Rooms, sn
 		m:   newMetrics(cfg.Registerer, broker),
 		ctx: ctx, cancel: cancel,
 		hubs: map[live.RoomID]*hub{}, conns: map[*conn]struct{}{}, limits: map[live.UserID]*userLimits{},
-		runDone: make(chan struct{}),
+		runDone: make(chan struct{}), kickWake: make(chan struct{}, 1),
 	}
 }
 
@@ -147,6 +155,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
+	kickDone := make(chan struct{})
+	go func() { defer close(kickDone); s.kickLoop(ctx) }()
+	defer func() { <-kickDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- s.broker.Run(ctx, brokerHandler{s}) }()
 	t := time.NewTicker(s.cfg.PresenceInterval)
@@ -286,18 +297,17 @@ func (b brokerHandler) Resync(room live.RoomID) {
 func (b brokerHandler) Notice(n Notice) {
 	s := b.s
 	if n.Target == ToKick {
+		// Callbacks are other packages' code: never on the broker
+		// goroutine. kickLoop runs them.
 		s.kickMu.Lock()
-		fns := append([]live.Kicked(nil), s.onKicks...)
-		s.kickMu.Unlock()
-		if len(fns) > 0 {
-			s.wg.Add(1)
-			go func() { // callbacks are other packages' code: never on the broker goroutine
-				defer s.wg.Done()
-				for _, f := range fns {
-					f(n.Room, n.User)
-				}
-			}()
+		if len(s.onKicks) > 0 {
+			s.kicks = append(s.kicks, n)
+			select {
+			case s.kickWake <- struct{}{}:
+			default:
+			}
 		}
+		s.kickMu.Unlock()
 	}
 	if n.Room != "" {
 		if h := b.hub(n.Room); h != nil {
@@ -316,9 +326,31 @@ func (b brokerHandler) Notice(n Notice) {
 	}
 }
 
+// kickLoop calls the OnKick callbacks for kicks delivered by the broker,
+// in order, outside every lock, until ctx is done.
+func (s *Service) kickLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kickWake:
+		}
+		s.kickMu.Lock()
+		kicks, fns := s.kicks, append([]live.Kicked(nil), s.onKicks...)
+		s.kicks = nil
+		s.kickMu.Unlock()
+		for _, n := range kicks {
+			for _, f := range fns {
+				f(n.Room, n.User)
+			}
+		}
+	}
+}
+
 // OnKick registers f to be called on this node for every kick (ban,
-// logout) on any node, so media sessions can close too. f runs on its own
-// goroutine, never under a lock.
+// logout) on any node, so media sessions can close too. f runs on the
+// Service's kick goroutine (started by Run), never under a lock; it should
+// return promptly. Register before Run.
 func (s *Service) OnKick(f live.Kicked) {
 	s.kickMu.Lock()
 	s.onKicks = append(s.onKicks, f)
