@@ -120,6 +120,7 @@ func (a *API) createOrg(c *gin.Context) {
 		httpx.Fail(c, storeErr(err, "user"))
 		return
 	}
+	c.Header("Location", "/api/orgs/"+string(o.ID))
 	c.JSON(http.StatusCreated, orgResp{Org: o, Role: live.OrgOwner})
 }
 
@@ -246,6 +247,7 @@ func (a *API) createJob(c *gin.Context) {
 		httpx.Fail(c, storeErr(err, "job"))
 		return
 	}
+	c.Header("Location", "/api/jobs/"+string(saved.ID))
 	c.JSON(http.StatusCreated, saved)
 }
 

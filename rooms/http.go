@@ -95,6 +95,7 @@ func (s *Service) createRoom(c *gin.Context) {
 		return
 	}
 	s.audit(ctx, saved, id, "room.created", "", "")
+	c.Header("Location", "/api/rooms/"+string(saved.ID))
 	c.JSON(http.StatusCreated, saved)
 }
 

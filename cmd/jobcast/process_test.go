@@ -180,7 +180,7 @@ type seededFair struct {
 
 // seedFair writes a fair straight into the store (registering thousands of
 // accounts through the rate-limited API would only measure argon2id).
-func seedFair(t *testing.T, db *store.DB, seekers, jobs int) seededFair {
+func seedFair(t testing.TB, db *store.DB, seekers, jobs int) seededFair {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
