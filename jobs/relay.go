@@ -35,11 +35,15 @@ type Relay struct {
 	// Poll is how often the relay looks for rows nobody kicked it for
 	// (written by another node, or left by a failure).
 	Poll time.Duration
+	// Gap is the least time between two rounds: kicks that arrive meanwhile
+	// are served together, so a burst of applies costs a few relay
+	// transactions, not one each (on SQLite they share the one writer).
+	Gap time.Duration
 }
 
 // NewRelay builds a relay; Start runs it.
 func NewRelay(st OutboxStore, pub live.Publisher, notify live.Notifier, log *slog.Logger) *Relay {
-	return &Relay{store: st, pub: pub, notify: notify, log: log, Poll: time.Second,
+	return &Relay{store: st, pub: pub, notify: notify, log: log, Poll: time.Second, Gap: 25 * time.Millisecond,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -74,6 +78,7 @@ func (r *Relay) run() {
 	backoff := time.Duration(0)
 	t := time.NewTimer(0)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-r.stop:
@@ -81,6 +86,14 @@ func (r *Relay) run() {
 		case <-r.kick:
 		case <-t.C:
 		}
+		if wait := r.Gap - time.Since(last); wait > 0 {
+			select {
+			case <-r.stop:
+				return
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
 		n, err := r.Round(ctx)
 		switch {
 		case err != nil:

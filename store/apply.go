@@ -386,20 +386,26 @@ func (db *DB) DeliverOutbox(ctx context.Context, limit int, deliver func([]Outbo
 		}
 		return items, mapErr(rows.Err())
 	}
+	// mark records the outcome in at most two statements whatever the
+	// batch size: the delivered prefix, and one more attempt for the rest.
 	mark := func(x q, items []OutboxItem, n int) error {
-		now := ts(db.nowTime())
-		for i, it := range items {
-			var err error
-			if i < n {
-				_, err = x.exec(ctx, "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?", now, it.ID)
-			} else {
-				_, err = x.exec(ctx, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", it.ID)
+		update := func(set string, args []any, part []OutboxItem) error {
+			if len(part) == 0 {
+				return nil
 			}
-			if err != nil {
+			for _, it := range part {
+				args = append(args, it.ID)
+			}
+			ph := strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")
+			if _, err := x.exec(ctx, "UPDATE outbox SET "+set+" WHERE id IN ("+ph+")", args...); err != nil {
 				return fmt.Errorf("store: marking outbox: %w", err)
 			}
+			return nil
 		}
-		return nil
+		if err := update("delivered_at = ?, attempts = attempts + 1", []any{ts(db.nowTime())}, items[:n]); err != nil {
+			return err
+		}
+		return update("attempts = attempts + 1", nil, items[n:])
 	}
 	if db.dialect == Postgres {
 		err := db.tx(ctx, func(x q) error {
