@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"net/http"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +17,15 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	env := map[string]string{"JOBCAST_DATA_DIR": t.TempDir(), "JOBCAST_LOG_LEVEL": "error", "JOBCAST_SHUTDOWN_TIMEOUT": "5s"}
+	// a free UDP port for the media mux, so parallel test processes never collide
+	uc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	udpPort := strconv.Itoa(uc.LocalAddr().(*net.UDPAddr).Port)
+	uc.Close()
+	env := map[string]string{"JOBCAST_DATA_DIR": t.TempDir(), "JOBCAST_LOG_LEVEL": "error", "JOBCAST_SHUTDOWN_TIMEOUT": "5s",
+		"JOBCAST_RTC_UDP_PORT": udpPort}
 	done := make(chan int, 1)
 	go func() { done <- run([]string{"-addr", addr}, func(k string) string { return env[k] }) }()
 
