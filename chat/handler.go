@@ -21,7 +21,10 @@ import (
 var writePool sync.Pool
 
 var upgrader = websocket.Upgrader{
-	HandshakeTimeout:  10 * time.Second,
+	HandshakeTimeout: 10 * time.Second,
+	// A small read buffer: client frames are small (4 KiB at most) and
+	// rare; larger frames are read through it in pieces.
+	ReadBufferSize:    512,
 	WriteBufferSize:   8 << 10,
 	WriteBufferPool:   &writePool, // idle connections hold no write buffer
 	EnableCompression: false,
@@ -36,8 +39,9 @@ var upgrader = websocket.Upgrader{
 // recovery parameters (400), a browser Origin that is neither same-origin
 // nor allowed when no explicit token is given (403 origin_not_allowed), an
 // invalid token (401), an unknown room (404) and banned users (403 banned).
-// Visitors without credentials connect read-only. The handler then serves
-// the socket until it closes (it blocks).
+// Visitors without credentials connect read-only. After the upgrade the
+// handler returns; the socket is served by goroutines the Service owns
+// until it closes or Close is called.
 func (s *Service) HandleWS(c *gin.Context) {
 	r := c.Request
 	room, ok := httpx.Param[live.RoomID](c, "room", "room id")
@@ -88,12 +92,18 @@ func (s *Service) HandleWS(c *gin.Context) {
 		httpx.Fail(c, &live.Error{Kind: live.KindUnavailable, Code: "shutting_down", Message: "this server is shutting down; try again", RetryAfter: time.Second})
 		return
 	}
-	defer s.wg.Done()
 	ws, err := upgrader.Upgrade(c.Writer, r, nil)
 	if err != nil {
+		s.wg.Done()
 		return // gorilla has answered with an HTTP error
 	}
-	s.serve(ws, rm, acc, rec)
+	// The connection continues on a fresh goroutine owned by the Service:
+	// the HTTP handler returns, so its deep stack, the request and the
+	// server's buffers are freed (idle memory per connection).
+	go func() {
+		defer s.wg.Done()
+		s.serve(ws, rm, acc, rec)
+	}()
 }
 
 // enter registers a connection goroutine unless the Service is closing.
@@ -148,7 +158,8 @@ func parseRecovery(q url.Values) (recovery, error) {
 }
 
 // serve runs one upgraded connection: writer goroutine, hub join with
-// welcome and replay, then the read loop on this goroutine.
+// welcome and replay, then the read loop on a fresh goroutine (a small
+// stack for the long idle life of the connection) that also cleans up.
 func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess, rec recovery) {
 	c := &conn{
 		s: s, ws: ws, room: room.ID, id: acc.Identity, user: acc.Identity.UserID, role: acc.Role(),
@@ -157,39 +168,50 @@ func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess,
 		frames: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), 2*int(s.cfg.FrameRate)),
 	}
 	c.limits = s.userLimits(c.user)
-	defer s.releaseUserLimits(c.user, c.limits)
 	s.connsMu.Lock()
 	s.conns[c] = struct{}{}
 	s.connsMu.Unlock()
 	s.m.connections.Inc()
-	defer func() {
+	s.wg.Add(1)
+	go c.writeLoop()
+	var h *hub
+	member := false
+	cleanup := func() {
+		if member {
+			h.post(action{kind: actLeave, c: c})
+		}
+		if h != nil {
+			s.release(h)
+		}
+		<-c.done
 		s.connsMu.Lock()
 		delete(s.conns, c)
 		s.connsMu.Unlock()
 		s.m.connections.Dec()
-	}()
-	s.wg.Add(1)
-	go c.writeLoop()
-	defer func() { <-c.done }()
-
+		s.releaseUserLimits(c.user, c.limits)
+	}
 	h, err := s.acquire(room.ID)
 	if err != nil {
+		h = nil
 		c.close(CloseGoingAway, "server shutting down; reconnect")
+		cleanup()
 		return
 	}
-	defer s.release(h)
 	if err := s.join(c, h, room, rec); err != nil {
-		if !errors.Is(err, errClosing) {
-			s.log.Warn("chat: join failed", "room", room.ID, "err", err)
-			c.close(CloseInternal, "could not join the room; reconnect")
-		}
+		s.log.Warn("chat: join failed", "room", room.ID, "err", err)
+		c.close(CloseInternal, "could not join the room; reconnect")
+		cleanup()
 		return
 	}
-	defer h.post(action{kind: actLeave, c: c})
-	c.readLoop()
+	member = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.readLoop()
+		c.close(CloseNormal, "")
+		cleanup()
+	}()
 }
-
-var errClosing = errors.New("chat: connection closing")
 
 // join queues the welcome and every event the client needs, then makes c
 // a member of the hub. A recovery that cannot be served without a gap falls

@@ -149,10 +149,7 @@ func (s *Service) chat(c *conn, m clientMessage) {
 	}
 	if set.HoldScams && !staff {
 		if p := scamPhrase(text, s.cfg.ScamPhrases); p != "" {
-			ev := live.NewEvent(live.EvHeld, heldData{Message: msg, Reason: "asks for money or off-platform payment (" + p + ")"})
-			if err := s.ToStaff(ctx, c.room, ev); err != nil {
-				s.log.Error("chat: holding a message failed", "room", c.room, "err", err)
-			}
+			s.hold(ctx, c.room, msg, "asks for money or off-platform payment ("+p+")")
 			s.chatRefused(c, "held", "held_for_review", "your message mentions payments or fees and is waiting for a moderator", m.Nonce)
 			return
 		}

@@ -110,6 +110,8 @@ type Service struct {
 	kicks    []Notice // pending OnKick calls
 	kickWake chan struct{}
 
+	held heldSlot // SetHeldQueue (held.go)
+
 	runDone chan struct{}
 	running bool // Run was called (guarded by connsMu)
 }
