@@ -381,3 +381,16 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// exists probes a session resource without changing it (a PATCH with only
+// end-of-candidates): 404 means it is gone.
+func exists(t *testing.T, loc string) bool { return existsAs(t, loc, "") }
+
+func existsAs(t *testing.T, loc, token string) bool {
+	t.Helper()
+	a := do(t, "PATCH", loc, token, "application/trickle-ice-sdpfrag", "a=end-of-candidates\r\n")
+	if a.status != http.StatusNoContent && a.status != http.StatusNotFound {
+		t.Fatalf("probe %s: %d %s", loc, a.status, a.body)
+	}
+	return a.status == http.StatusNoContent
+}

@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +104,7 @@ func TestWHEPStatusCodes(t *testing.T) {
 		t.Fatal("kicked viewer still connected")
 	}
 	eventually(t, 2*time.Second, "kicked session removed", func() bool {
-		return do(t, "DELETE", v2.location, "", "", "").status == http.StatusNotFound
+		return !exists(t, v2.location)
 	})
 	eventually(t, 3*time.Second, "others still playing", func() bool { return v3.video.Load() > 5 })
 }
@@ -148,4 +147,40 @@ func TestPublisherGracePeriod(t *testing.T) {
 		t.Fatal("viewer not closed after the grace period")
 	}
 	eventually(t, 3*time.Second, "room ended after the grace period", func() bool { return e.rooms.status(room) == live.RoomEnded })
+}
+
+// A session whose client never connects is closed after ConnectTimeout,
+// freeing its slot and its peer connection.
+func TestConnectTimeoutClosesSession(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.ConnectTimeout = 700 * time.Millisecond; c.MaxViewersPerUser = 1 })
+	room := e.rooms.add("k")
+	if pub, a := publish(t, e.url, room, "k"); pub == nil {
+		t.Fatalf("publish: %d", a.status)
+	}
+	// An offer without candidates from a client that never checks: the
+	// server has nobody to connect to until its timeout.
+	var lines []string
+	for _, l := range strings.Split(viewerOffer(t), "\r\n") {
+		if !strings.HasPrefix(l, "a=candidate:") && l != "a=end-of-candidates" {
+			lines = append(lines, l)
+		}
+	}
+	start := time.Now()
+	a := do(t, "POST", e.url+"/api/rooms/"+string(room)+"/whep", "", "application/sdp", strings.Join(lines, "\r\n"))
+	if a.status != 201 {
+		t.Fatalf("WHEP: %d %s", a.status, a.body)
+	}
+	loc := e.url + a.header.Get("Location")
+	if _, a := watch(t, e.url, room, ""); a.status != 429 {
+		t.Fatalf("second session of the same client: %d, want 429 (cap 1)", a.status)
+	}
+	eventually(t, 5*time.Second, "dead session closed", func() bool {
+		return !exists(t, loc)
+	})
+	if took := time.Since(start); took < 600*time.Millisecond {
+		t.Fatalf("session closed after %v, before its connect timeout", took)
+	}
+	if v, a := watch(t, e.url, room, ""); v == nil {
+		t.Fatalf("slot not freed: %d %s", a.status, a.body)
+	}
 }

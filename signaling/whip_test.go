@@ -142,7 +142,7 @@ func TestWHIPStatusCodes(t *testing.T) {
 		t.Fatalf("replacing publish: %d %s", a.status, a.body)
 	}
 	eventually(t, 3*time.Second, "old session gone", func() bool {
-		return do(t, "DELETE", pub.location, hostTok, "", "").status == 404
+		return !existsAs(t, pub.location, hostTok)
 	})
 	if a := do(t, "DELETE", pub2.location, hostTok, "", ""); a.status != 200 {
 		t.Fatalf("DELETE: %d %s", a.status, a.body)
