@@ -63,12 +63,15 @@ func TestChatRecovery(t *testing.T) {
 		snap := map[string]any{"room": map[string]any{"id": fakeRoom, "org_id": fakeOrg, "title": "Fair", "status": "scheduled",
 			"settings": map[string]any{"chat": "open", "slow_mode_seconds": 0, "blocked_words": []string{}}}, "shelf": []any{}, "pinned": nil, "exhibitors": []any{}}
 		switch attempt {
-		case 1: // fresh join, two messages, then the network drops
+		case 1: // fresh join at seq 7: the page reconnects at once for recent history
 			send(wsEvent("welcome", 0, map[string]any{"role": "visitor", "seq": 7, "epoch": "e1", "recovered": false, "snapshot": snap, "viewers": 1}),
-				chatEv(8, "m8"), chatEv(9, "m9"))
+				chatEv(8, "early news the backfill replays"))
+		case 2: // history from 0: chats 6 and 7 (old), a pin (old, not passed on), 8 and 9 (new), then the network drops
+			send(wsEvent("welcome", 0, map[string]any{"role": "visitor", "seq": 0, "epoch": "e1", "recovered": true, "viewers": 1}),
+				chatEv(6, "m6"), wsEvent("unpin", 5, map[string]any{"job_id": fakeJob1}), chatEv(7, "m7"), chatEv(8, "m8"), chatEv(9, "m9"))
 			time.Sleep(300 * time.Millisecond)
 			return
-		case 2: // recovered: replays 9 (a duplicate), then 10 and a deletion of 8, then skips 12
+		case 3: // recovered: replays 9 (a duplicate), then 10 and a deletion of 8, then skips 12
 			send(wsEvent("welcome", 0, map[string]any{"role": "visitor", "seq": 9, "epoch": "e1", "recovered": true, "viewers": 1}),
 				chatEv(9, "m9"), chatEv(10, "m10"), wsEvent("chat.deleted", 11, map[string]any{"seq": 8}))
 			time.Sleep(200 * time.Millisecond)
@@ -89,7 +92,7 @@ func TestChatRecovery(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/rooms/"+fakeRoom)); err != nil {
 		t.Fatal(err)
 	}
-	want := []dial{{"", ""}, {"9", "e1"}, {"11", "e1"}}
+	want := []dial{{"", ""}, {"0", "e1"}, {"9", "e1"}, {"11", "e1"}}
 	for i, w := range want {
 		select {
 		case d := <-dials:
@@ -100,7 +103,7 @@ func TestChatRecovery(t *testing.T) {
 			t.Fatalf("connection %d never came", i+1)
 		}
 	}
-	waitJS(t, ctx, `[...document.querySelectorAll('.chat-list .text')].map(e => e.textContent).join(',') === 'm9,m10,m12,m13'`, 5*time.Second)
+	waitJS(t, ctx, `[...document.querySelectorAll('.chat-list .text')].map(e => e.textContent).join(',') === 'm6,m7,m9,m10,m12,m13'`, 5*time.Second)
 	if msgs := console.take(visitor401); len(msgs) > 0 {
 		t.Errorf("console:\n  %s", strings.Join(msgs, "\n  "))
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -114,12 +115,6 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 		}
 	})
 	mux.HandleFunc("GET /api/rooms/{id}", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, snapshot(r.PathValue("id"))) })
-	mux.HandleFunc("GET /api/rooms/{id}/stats", func(w http.ResponseWriter, r *http.Request) {
-		jsonOK(w, map[string]any{"viewers": []any{
-			map[string]any{"at": "2026-03-01T02:00:00Z", "count": 3}, map[string]any{"at": "2026-03-01T02:05:00Z", "count": 40},
-			map[string]any{"at": "2026-03-01T02:10:00Z", "count": 25},
-		}})
-	})
 	mux.HandleFunc("GET /api/orgs/{org}/jobs", func(w http.ResponseWriter, r *http.Request) {
 		jsonOK(w, []any{job(fakeJob1, "Warehouse clerk", []string{"accessible"}, "open"), job(fakeJob2, "Forklift driver", nil, "closed"),
 			job("0193b1f0-0000-7000-8000-00000000c003", "Night shift picker", []string{"remote"}, "open")})
@@ -127,7 +122,11 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 	mux.HandleFunc("GET /api/orgs/{org}/members", func(w http.ResponseWriter, r *http.Request) {
 		jsonOK(w, []any{map[string]any{"org_id": fakeOrg, "user_id": fakeUser, "name": "Host Wang", "role": "owner"}})
 	})
-	mux.HandleFunc("GET /api/orgs/{org}/applications", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, []any{app}) })
+	mux.HandleFunc("GET /api/orgs/{org}/applications", func(w http.ResponseWriter, r *http.Request) {
+		app2 := maps.Clone(app)
+		app2["id"], app2["job_id"], app2["job_title"], app2["created_at"] = fakeApp[:35]+"2", fakeJob2, "Forklift driver", "2026-03-01T02:20:00Z"
+		jsonOK(w, map[string]any{"applications": []any{app, app2}})
+	})
 	mux.HandleFunc("GET /api/applications/{id}", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, app) })
 	up := websocket.Upgrader{}
 	if o.ws != nil {
@@ -217,7 +216,7 @@ func TestPagesInBrowser(t *testing.T) {
 		{"watch", "/rooms/" + fakeRoom, true, `!document.getElementById('mod').hidden && document.querySelectorAll('.chat-list > li').length === 2 && document.querySelectorAll('#held > li').length === 1`},
 		{"watch-visitor", "/rooms/" + fakeRoom, false, `document.querySelectorAll('.chat-list > li').length === 2`},
 		{"studio", "/studio/" + fakeRoom, true, `document.querySelectorAll('#shelf > li').length === 2 && document.getElementById('camera').options.length > 0`},
-		{"dashboard", "/dashboard", true, `document.querySelectorAll('#apps-body tr').length === 1 && document.querySelector('#summary svg')`},
+		{"dashboard", "/dashboard", true, `document.querySelectorAll('#apps-body tr').length === 2 && document.querySelectorAll('#summary svg').length === 2`},
 		{"signin", "/signin", false, `true`},
 		{"profile", "/profile", true, `document.getElementById('p-city').value === 'Shenzhen'`},
 		{"applications", "/me/applications", true, `document.querySelectorAll('.app-item').length === 1`},

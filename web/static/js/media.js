@@ -11,7 +11,8 @@
  * @typedef {object} Session
  * @property {RTCPeerConnection} pc
  * @property {string} url the session URL (resolved Location)
- * @property {() => Promise<void>} close DELETEs the session and closes pc
+ * @property {(del?: boolean) => Promise<void>} close DELETEs the session
+ *   (unless del is false: the server dropped it already) and closes pc
  */
 
 /**
@@ -137,12 +138,12 @@ async function negotiate(pc, endpoint, bearer, iceTimeoutMs) {
   return {
     pc,
     url,
-    close: async () => {
+    close: async (del = true) => {
       if (closed) return;
       closed = true;
       // DELETE first: closing the connection first makes the server drop
       // the session on its own, and the DELETE would then find nothing.
-      if (url) {
+      if (url && del) {
         /** @type {Record<string,string>} */
         const h = {};
         if (bearer) h.Authorization = 'Bearer ' + bearer;

@@ -13,6 +13,7 @@
  * @property {number} [seq]
  * @property {string} [at]
  * @property {any} data
+ * @property {boolean} [backfill] history fetched on joining, not news
  */
 
 /**
@@ -21,6 +22,8 @@
  * @property {(state: 'connecting'|'open'|'closed'|'kicked') => void} [onState]
  * @property {number} [pingMs] ping period (default 25 s)
  * @property {number} [maxBackoffMs] default 10 s
+ * @property {number} [backfill] how many recent ordered events to fetch on
+ *   joining, so a newcomer sees the recent chat (default 100, 0 = none)
  */
 
 /** Close code for "banned or signed out: do not reconnect" (docs/api-realtime.md). */
@@ -50,6 +53,9 @@ export class RoomChannel {
     this.nonceCounter = 0;
     /** time of the last frame from the server (ms) */
     this.lastFrame = 0;
+    /** events up to this seq are history fetched on joining (0 = none) */
+    this.backfillUntil = 0;
+    this.backfilled = false;
     this.onOnline = () => {
       if (!this.ws && !this.closed) this.reconnectNow();
     };
@@ -60,7 +66,7 @@ export class RoomChannel {
   url() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const u = new URL(`${proto}//${location.host}/api/rooms/${encodeURIComponent(this.roomID)}/ws`);
-    if (this.seq > 0 && this.epoch) {
+    if (this.epoch) {
       u.searchParams.set('since', String(this.seq));
       u.searchParams.set('epoch', this.epoch);
     }
@@ -86,8 +92,9 @@ export class RoomChannel {
       }, period);
     };
     ws.onmessage = (m) => {
+      if (this.ws !== ws) return;
       this.lastFrame = Date.now();
-      if (typeof m.data === 'string') this.onFrame(m.data);
+      if (typeof m.data === 'string') this.onFrame(m.data, ws);
     };
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
@@ -111,8 +118,9 @@ export class RoomChannel {
    * Parses one frame: a JSON event, a JSON array of events, or events
    * separated by newlines.
    * @param {string} text
+   * @param {WebSocket} ws the socket it came on
    */
-  onFrame(text) {
+  onFrame(text, ws) {
     /** @type {RoomEvent[]} */
     let events = [];
     try {
@@ -122,7 +130,11 @@ export class RoomChannel {
     } catch {
       return;
     }
-    for (const ev of events) this.handle(ev);
+    for (const ev of events) {
+      // A reconnect decided mid-frame drops the rest: the new socket replays it.
+      if (this.ws !== ws) return;
+      this.handle(ev);
+    }
   }
 
   /** @param {RoomEvent} ev */
@@ -138,6 +150,21 @@ export class RoomChannel {
         this.seq = serverSeq;
       }
       this.opts.onEvent(ev);
+      const want = this.opts.backfill ?? 100;
+      if (!this.backfilled && d.recovered === false && serverSeq > 0 && want > 0 && this.epoch) {
+        // A newcomer: reconnect once from a little way back, so the server
+        // replays the recent chat from its history. Only chat events up to
+        // serverSeq are passed on (the snapshot covers the rest).
+        this.backfilled = true;
+        this.backfillUntil = serverSeq;
+        this.seq = Math.max(0, serverSeq - want);
+        this.reconnectNow();
+      }
+      return;
+    }
+    if (typeof ev.seq === 'number' && ev.seq > 0 && ev.seq <= this.backfillUntil && ev.seq > this.seq) {
+      this.seq = ev.seq;
+      if (ev.type === 'chat' || ev.type === 'chat.deleted') this.opts.onEvent({ ...ev, backfill: true });
       return;
     }
     if (typeof ev.seq === 'number' && ev.seq > 0) {

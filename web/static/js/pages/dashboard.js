@@ -5,7 +5,7 @@
  * moderators and the OBS stream key; process applicants (filters, status,
  * notes, CSV export); a per-room summary chart drawn in SVG.
  */
-import { api, ApiError, request } from '../api.js';
+import { api, ApiError } from '../api.js';
 import { el, byId, initPage, showError, signinURL, copy, announce, markReady } from '../ui.js';
 import { setText, setAttr, fmtTime, fmtNumber, onLangChange } from '../i18n.js';
 import { tagList } from '../cards.js';
@@ -536,17 +536,9 @@ async function drawSummary() {
   box.append(el('p', { i18n: 'dash.summary_total', args: { n: roomApps.length } }));
   if (per.size) box.append(barChart('dash.chart_apps', [...per.entries()].sort((a, b) => b[1] - a[1])));
   else box.append(el('p', { cls: 'muted', i18n: 'dash.chart_no_apps' }));
-  /** @type {{at: string, count: number}[]} */
-  let viewers = [];
-  try {
-    const st = await request('GET', `/api/rooms/${encodeURIComponent(room)}/stats`);
-    viewers = (st && (st.viewers || st.viewers_over_time)) || [];
-  } catch {
-    viewers = [];
-  }
-  if (my !== summaryToken) return;
-  if (viewers.length > 1) box.append(lineChart('dash.chart_viewers', viewers));
-  else box.append(el('p', { cls: 'muted', i18n: 'dash.chart_no_viewers' }));
+  // Applications over time: the running total at each application.
+  const times = roomApps.map((a) => a.created_at).filter(Boolean).sort();
+  if (times.length > 1) box.append(lineChart('dash.chart_over_time', times.map((at, i) => ({ at, count: i + 1 }))));
 }
 byId('s-room').addEventListener('change', () => void drawSummary());
 onLangChange(() => void drawSummary());

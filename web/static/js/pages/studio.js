@@ -325,8 +325,10 @@ try {
 }
 channel.connect();
 void openDevices();
+// Leaving the page stops the camera; the session is not DELETEd, so the
+// server keeps the room live for its grace period and a reload can resume.
 addEventListener('pagehide', () => {
   channel.close();
-  if (session) void session.close();
+  if (session) session.pc.close();
 });
 markReady();

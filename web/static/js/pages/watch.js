@@ -75,15 +75,13 @@ async function startPlayback() {
         void video.play().catch(() => undefined);
       },
       onState: (st) => {
-        if ((st === 'failed' || st === 'closed' || st === 'disconnected') && session && session.pc.connectionState === st) {
-          const old = session;
-          session = null;
-          void old.close();
-          if (wantPlay) {
-            showWaiting('watch.reconnecting');
-            retry = setTimeout(startPlayback, 1500);
-          }
-        }
+        if (st === 'failed' || st === 'closed') restartPlayback();
+        // "disconnected" often heals by itself (a lost consent check):
+        // give it a few seconds before starting over.
+        else if (st === 'disconnected')
+          setTimeout(() => {
+            if (session && session.pc.connectionState === 'disconnected') restartPlayback();
+          }, 4000);
       },
     });
     if (!wantPlay) {
@@ -107,11 +105,28 @@ async function startPlayback() {
   }
 }
 
-function stopPlayback() {
+/** Drops a broken session and plays again after a pause. */
+function restartPlayback() {
+  const old = session;
+  if (!old) return;
+  session = null;
+  void old.close();
+  if (wantPlay) {
+    showWaiting('watch.reconnecting');
+    clearTimeout(retry);
+    retry = setTimeout(startPlayback, 1500);
+  }
+}
+
+/**
+ * @param {boolean} [serverGone] the broadcast ended on the server, which
+ *   has dropped the session already (no DELETE then)
+ */
+function stopPlayback(serverGone = false) {
   clearTimeout(retry);
   const s = session;
   session = null;
-  if (s) void s.close();
+  if (s) void s.close(!serverGone);
   video.srcObject = null;
 }
 
@@ -145,7 +160,7 @@ function setStatus(status) {
     void startPlayback();
   } else {
     wantPlay = false;
-    stopPlayback();
+    stopPlayback(status === 'ended');
     showWaiting(status === 'ended' ? 'watch.ended' : 'watch.waiting');
   }
 }

@@ -311,8 +311,7 @@ export const en = {
   'dash.summary_total': '{n} applications from this room.',
   'dash.chart_apps': 'Applications per job',
   'dash.chart_no_apps': 'No applications from this room yet.',
-  'dash.chart_viewers': 'Viewers over time',
-  'dash.chart_no_viewers': 'Viewer numbers over time are not recorded for this room.',
+  'dash.chart_over_time': 'Applications over time',
 
   'signin.heading': 'Sign in',
   'signin.email': 'Email',

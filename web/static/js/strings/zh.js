@@ -311,8 +311,7 @@ export const zh = {
   'dash.summary_total': '本场共收到 {n} 份投递。',
   'dash.chart_apps': '各岗位投递数',
   'dash.chart_no_apps': '本场还没有投递。',
-  'dash.chart_viewers': '观看人数变化',
-  'dash.chart_no_viewers': '本场没有记录观看人数变化。',
+  'dash.chart_over_time': '投递数变化',
 
   'signin.heading': '登录',
   'signin.email': '邮箱',
