@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -102,20 +101,6 @@ func (a *Applicants) filter(c *gin.Context) (store.OrgApplicationFilter, bool) {
 			*dst = t
 		}
 	}
-	if v := c.Query("cursor"); v != "" {
-		id, err := live.ParseID[live.ApplicationID](v, "cursor")
-		if err != nil {
-			return bad(err)
-		}
-		f.BeforeID = id
-	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return bad(live.Invalid("invalid_limit", "limit must be between 1 and 500"))
-		}
-		f.Limit = n
-	}
 	return f, true
 }
 
@@ -128,16 +113,15 @@ func (a *Applicants) list(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if f.Limit, f.Offset, ok = httpx.Page(c); !ok {
+		return
+	}
 	apps, more, err := a.db.OrgApplications(c.Request.Context(), org, f)
 	if err != nil {
 		httpx.Fail(c, err)
 		return
 	}
-	out := gin.H{"applications": apps}
-	if more && len(apps) > 0 {
-		out["next_cursor"] = apps[len(apps)-1].ID
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, gin.H{"applications": apps, "next_offset": httpx.NextOffset(f.Offset, f.Limit, more)})
 }
 
 // load finds an application by id for a caller who is a member of its org.

@@ -11,13 +11,13 @@ import (
 // OrgApplicationFilter selects an org's applications; zero fields do not
 // filter. Results are newest first; After/Before bound created_at.
 type OrgApplicationFilter struct {
-	JobID    live.JobID
-	RoomID   live.RoomID
-	Status   live.AppStatus
-	After    time.Time
-	Before   time.Time
-	BeforeID live.ApplicationID // keyset page: ids older than this one
-	Limit    int
+	JobID  live.JobID
+	RoomID live.RoomID
+	Status live.AppStatus
+	After  time.Time
+	Before time.Time
+	Limit  int
+	Offset int
 }
 
 func (f OrgApplicationFilter) where(org live.OrgID) (string, []any) {
@@ -38,19 +38,16 @@ func (f OrgApplicationFilter) where(org live.OrgID) (string, []any) {
 	if !f.Before.IsZero() {
 		w, args = w+" AND a.created_at < ?", append(args, ts(f.Before))
 	}
-	if f.BeforeID != "" {
-		w, args = w+" AND a.id < ?", append(args, f.BeforeID)
-	}
 	return w, args
 }
 
 // OrgApplications lists an org's applications (the org is in the query:
-// nothing of another org can come back), newest first, up to f.Limit, and
-// whether more follow.
+// nothing of another org can come back), newest first, f.Limit from
+// f.Offset, and whether more follow.
 func (db *DB) OrgApplications(ctx context.Context, org live.OrgID, f OrgApplicationFilter) ([]live.Application, bool, error) {
 	w, args := f.where(org)
 	limit := pageLimit(f.Limit)
-	rows, err := db.r().query(ctx, "SELECT "+applyCols+applyFrom+w+" ORDER BY a.id DESC LIMIT ?", append(args, limit+1)...)
+	rows, err := db.r().query(ctx, "SELECT "+applyCols+applyFrom+w+" ORDER BY a.id DESC LIMIT ? OFFSET ?", append(args, limit+1, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: listing applications: %w", err)
 	}
@@ -74,10 +71,9 @@ func (db *DB) OrgApplications(ctx context.Context, org live.OrgID, f OrgApplicat
 }
 
 // EachOrgApplication calls fn for every application of org matching f
-// (Limit ignored), oldest first, streaming from the database (for CSV
+// (Limit and Offset ignored), oldest first, streaming from the database (for CSV
 // export). It stops at fn's first error.
 func (db *DB) EachOrgApplication(ctx context.Context, org live.OrgID, f OrgApplicationFilter, fn func(live.Application) error) error {
-	f.BeforeID = ""
 	w, args := f.where(org)
 	rows, err := db.r().query(ctx, "SELECT "+applyCols+applyFrom+w+" ORDER BY a.id", args...)
 	if err != nil {

@@ -163,7 +163,7 @@ func (f *feed) run() {
 }
 
 func (f *feed) catchUp() {
-	req, _ := http.NewRequest("GET", f.api+"/api/orgs/"+string(f.org)+"/applications?limit=500&room="+string(f.room), nil)
+	req, _ := http.NewRequest("GET", f.api+"/api/orgs/"+string(f.org)+"/applications?limit=200&room="+string(f.room), nil)
 	req.Header.Set("Authorization", "Bearer "+f.token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
