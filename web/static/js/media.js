@@ -63,12 +63,18 @@ export function gathered(pc, timeoutMs) {
 
 /** A WHIP/WHEP HTTP failure. */
 export class MediaError extends Error {
-  /** @param {number} status @param {string} code @param {string} message */
-  constructor(status, code, message) {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   * @param {number} [retryAfter] seconds, from Retry-After (503 room_not_live, 429)
+   */
+  constructor(status, code, message, retryAfter = 0) {
     super(message);
     this.name = 'MediaError';
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -109,7 +115,7 @@ async function negotiate(pc, endpoint, bearer, iceTimeoutMs) {
     } catch {
       /* not JSON */
     }
-    throw new MediaError(res.status, code, message);
+    throw new MediaError(res.status, code, message, Number(res.headers.get('Retry-After') || 0));
   }
   const loc = res.headers.get('Location');
   const url = loc ? new URL(loc, base).toString() : '';

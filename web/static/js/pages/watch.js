@@ -96,10 +96,16 @@ async function startPlayback() {
       showWaiting('watch.not_allowed');
       return;
     }
-    // The room is live but the publisher may still be connecting (404/409)
+    if (e instanceof MediaError && e.code === 'room_ended') {
+      setStatus('ended');
+      return;
+    }
+    // The host may not be sending yet (503 room_not_live, with Retry-After),
     // or the network blipped: try again, backing off up to 10 s.
     failures++;
-    if (wantPlay) retry = setTimeout(startPlayback, Math.min(10000, 500 * 2 ** Math.min(failures, 5)));
+    const backoff = Math.min(10000, 500 * 2 ** Math.min(failures, 5));
+    const hint = e instanceof MediaError && e.retryAfter ? e.retryAfter * 1000 : 0;
+    if (wantPlay) retry = setTimeout(startPlayback, Math.max(backoff, Math.min(hint, 10000)));
   } finally {
     starting = false;
   }
