@@ -50,6 +50,7 @@ func TestBenchServerChild(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
 		c.MaxViewersPerRoom = 100000
 		c.MaxViewersPerUser = 100000
+		c.MaxViewersPerIP = 100000
 		c.ConnectTimeout = 60 * time.Second
 		if d, err := time.ParseDuration(os.Getenv("JOBCAST_BENCH_BATCH")); err == nil {
 			c.WriteBatchInterval = d

@@ -34,11 +34,13 @@ type Config struct {
 	// and gathers every real interface.
 	LoopbackOnly bool
 	// MaxViewersPerRoom caps WHEP sessions of one room on this node
-	// (default 5000); MaxViewersPerUser caps WHEP sessions of one user (or,
-	// for visitors, one client IP) on this node (default 4). Past either:
-	// 429.
+	// (default 5000); MaxViewersPerUser caps WHEP sessions of one signed-in
+	// user on this node (default 4); MaxViewersPerIP caps visitors' sessions
+	// per client IP (default 200: a job fair's venue Wi-Fi is one address).
+	// Past any: 429.
 	MaxViewersPerRoom int
 	MaxViewersPerUser int
+	MaxViewersPerIP   int
 	// PublisherGrace is how long a room stays live after its publisher's
 	// connection drops, waiting for it to come back (default 30 s).
 	PublisherGrace time.Duration
@@ -80,6 +82,9 @@ func (c *Config) defaults() error {
 	}
 	if c.MaxViewersPerUser <= 0 {
 		c.MaxViewersPerUser = 4
+	}
+	if c.MaxViewersPerIP <= 0 {
+		c.MaxViewersPerIP = 200
 	}
 	if c.PublisherGrace <= 0 {
 		c.PublisherGrace = 30 * time.Second

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"strings"
@@ -152,5 +153,33 @@ func TestTwoNodesRedirectViewer(t *testing.T) {
 	eventually(t, 5*time.Second, "video via redirect", func() bool { return v.video.Load() > 10 && v.keyframes.Load() > 0 })
 	if n := len(nodeB.srv.byID); n != 0 {
 		t.Fatalf("node B holds %d sessions", n)
+	}
+}
+
+type downRegistry struct{}
+
+func (downRegistry) Claim(context.Context, live.RoomID, string, time.Duration) (string, error) {
+	return "", errors.New("connection refused")
+}
+func (downRegistry) Lookup(context.Context, live.RoomID) (string, error) {
+	return "", errors.New("connection refused")
+}
+func (downRegistry) Release(context.Context, live.RoomID, string) error {
+	return errors.New("connection refused")
+}
+
+// With the shared registry down, a node neither guesses nor fails with a
+// bare 500: WHIP and WHEP get 503 + Retry-After.
+func TestRegistryDown(t *testing.T) {
+	e := newEnvWith(t, newFakeRooms(), newFakeSessions(), downRegistry{}, nil)
+	room := e.rooms.add("k")
+	for _, ep := range []struct{ path, token, offer string }{
+		{"whip", "k", publisherOffer(t)},
+		{"whep", "", viewerOffer(t)},
+	} {
+		a := do(t, "POST", e.url+"/api/rooms/"+string(room)+"/"+ep.path, ep.token, "application/sdp", ep.offer)
+		if a.status != 503 || errCode(a) != "media_registry_unavailable" || a.header.Get("Retry-After") == "" {
+			t.Fatalf("%s with the registry down: %d %s", ep.path, a.status, a.body)
+		}
 	}
 }

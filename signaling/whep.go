@@ -123,12 +123,12 @@ func (s *Server) postWHEP(c *gin.Context) {
 		return
 	}
 
-	capKey := "ip:" + c.ClientIP()
+	capKey, limit := "ip:"+c.ClientIP(), s.cfg.MaxViewersPerIP
 	if id.SignedIn() {
-		capKey = "user:" + string(id.UserID)
+		capKey, limit = "user:"+string(id.UserID), s.cfg.MaxViewersPerUser
 	}
 	s.mu.Lock()
-	if s.perUser[capKey] >= s.cfg.MaxViewersPerUser {
+	if s.perUser[capKey] >= limit {
 		s.mu.Unlock()
 		s.fail(c, &live.Error{Kind: live.KindRateLimited, Code: "too_many_sessions", Message: "you have too many players open; close one first", RetryAfter: 10 * time.Second})
 		return

@@ -152,7 +152,7 @@ func TestPublisherGracePeriod(t *testing.T) {
 // A session whose client never connects is closed after ConnectTimeout,
 // freeing its slot and its peer connection.
 func TestConnectTimeoutClosesSession(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.ConnectTimeout = 700 * time.Millisecond; c.MaxViewersPerUser = 1 })
+	e := newEnv(t, func(c *Config) { c.ConnectTimeout = 700 * time.Millisecond; c.MaxViewersPerIP = 1 })
 	room := e.rooms.add("k")
 	if pub, a := publish(t, e.url, room, "k"); pub == nil {
 		t.Fatalf("publish: %d", a.status)

@@ -132,7 +132,7 @@ func (s *Server) postWHIP(c *gin.Context) {
 		if err != nil || holder != s.cfg.NodeURL {
 			_ = pc.Close()
 			if err != nil {
-				s.fail(c, err)
+				s.fail(c, s.registryDown(err))
 			} else {
 				s.redirect(c, holder)
 			}
@@ -298,10 +298,17 @@ func (s *Server) remoteHolder(ctx context.Context, room live.RoomID) (string, er
 	}
 	holder, err := s.reg.Lookup(ctx, room)
 	if err != nil {
-		return "", err
+		return "", s.registryDown(err)
 	}
 	if holder == s.cfg.NodeURL {
 		return "", nil
 	}
 	return holder, nil
+}
+
+// registryDown logs a registry failure once and turns it into a 503 the
+// client may retry (never a guess that could split a room over two nodes).
+func (s *Server) registryDown(err error) error {
+	s.log.Error("media registry unavailable", "err", err)
+	return &live.Error{Kind: live.KindUnavailable, Code: "media_registry_unavailable", Message: "the media directory is unavailable; retry shortly", RetryAfter: 2 * time.Second}
 }
