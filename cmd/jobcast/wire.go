@@ -11,6 +11,7 @@ import (
 	"jobcast/chat"
 	"jobcast/jobs"
 	"jobcast/live"
+	"jobcast/moderation"
 	"jobcast/signaling"
 	"jobcast/store"
 	"jobcast/web"
@@ -115,6 +116,9 @@ func (a *App) wireLive(ctx context.Context, opt Options) error {
 	p.Shelf.Register(e)
 	p.Apply.Register(e)
 	jobs.NewApplicants(a.DB).Register(e)
+	mod := moderation.New(a.DB, a.Rooms, p.Chat, moderation.Config{AdminEmails: cfg.AdminEmails}, a.Log)
+	p.Chat.SetHeldQueue(mod) // before Run serves traffic: no message is held before it is set
+	mod.Routes(e)
 
 	site := gin.WrapH(web.Handler())
 	for _, path := range []string{"/", "/signin", "/profile", "/dashboard", "/me/applications", "/favicon.ico"} {
