@@ -103,6 +103,12 @@ func TestStudioToWatchMedia(t *testing.T) {
 	if err := chromedp.Do(studio, chromedp.Click(chromedp.ID("end"))); err != nil {
 		t.Fatal(err)
 	}
+	if got := eval[string](t, studio, `document.getElementById('end').dataset.i18n`); got != "studio.end_confirm" {
+		t.Fatalf("End asks no confirmation (%q)", got)
+	}
+	if err := chromedp.Do(studio, chromedp.Click(chromedp.ID("end"))); err != nil {
+		t.Fatal(err)
+	}
 	waitJS(t, studio, `document.getElementById('conn-state').className === 'state-idle' && !document.getElementById('go-live').disabled`, 5*time.Second)
 
 	for name, c := range map[string]*consoleLog{"studio": studioConsole, "viewer": viewerConsole} {

@@ -126,6 +126,14 @@ goLive.addEventListener('click', async () => {
 });
 
 endBtn.addEventListener('click', async () => {
+  // Ending is final for the room (viewers see "ended"): ask for a second press.
+  if (endBtn.dataset.armed !== '1') {
+    endBtn.dataset.armed = '1';
+    setText(endBtn, 'studio.end_confirm');
+    return;
+  }
+  delete endBtn.dataset.armed;
+  setText(endBtn, 'studio.end');
   endBtn.disabled = true;
   const s = session;
   session = null;

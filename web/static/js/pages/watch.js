@@ -38,6 +38,13 @@ const waiting = byId('waiting');
 const audioOnly = /** @type {HTMLInputElement} */ (byId('audio-only'));
 const unmute = /** @type {HTMLButtonElement} */ (byId('unmute'));
 const statusPill = byId('room-status');
+/** @type {HTMLAnchorElement} */ (byId('studio-link')).href = '/studio/' + encodeURIComponent(roomID);
+
+/** Shows what the role may see: moderator tools, the studio link. */
+function showRole() {
+  modSection.hidden = !STAFF_ROLES.includes(role);
+  byId('studio-link').hidden = !(role === 'host' || role === 'admin');
+}
 
 if (me) {
   try {
@@ -444,7 +451,7 @@ function applySnapshot(s) {
   if (s.role && role === 'visitor') {
     role = s.role;
     chat.setRole(role, !!me, me ? me.user.id : '');
-    modSection.hidden = !STAFF_ROLES.includes(role);
+    showRole();
   }
 }
 
@@ -466,7 +473,7 @@ const channel = new RoomChannel(roomID, {
       case 'welcome': {
         role = d.role || (me ? 'seeker' : 'visitor');
         chat.setRole(role, !!me, me ? me.user.id : '');
-        modSection.hidden = !STAFF_ROLES.includes(role);
+        showRole();
         if (d.recovered !== true) applySnapshot(/** @type {any} */ (normalizeWelcome(d)));
         if (typeof d.viewers === 'number') byId('viewer-count').textContent = fmtNumber(d.viewers);
         break;

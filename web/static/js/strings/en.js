@@ -107,6 +107,7 @@ export const en = {
   'watch.pin_announce': 'New job on screen: {title}',
   'watch.unpin_announce': 'The job card was taken off the screen.',
   'watch.shelf': 'Jobs in this room',
+  'watch.open_studio': 'Open the studio',
   'watch.no_jobs': 'No jobs have been added yet.',
 
   'apply.button': 'Apply',
@@ -193,6 +194,7 @@ export const en = {
   'studio.mic_n': 'Microphone {n}',
   'studio.go_live': 'Go live',
   'studio.end': 'End broadcast',
+  'studio.end_confirm': 'Press again to end the broadcast for everyone',
   'studio.connection': 'Connection',
   'studio.state.idle': 'Not live',
   'studio.state.connecting': 'Connecting…',

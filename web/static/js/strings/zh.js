@@ -107,6 +107,7 @@ export const zh = {
   'watch.pin_announce': '正在讲解新岗位：{title}',
   'watch.unpin_announce': '岗位卡片已取消置顶。',
   'watch.shelf': '本场岗位',
+  'watch.open_studio': '进入直播间后台',
   'watch.no_jobs': '还没有上架岗位。',
 
   'apply.button': '投递',
@@ -193,6 +194,7 @@ export const zh = {
   'studio.mic_n': '麦克风 {n}',
   'studio.go_live': '开始直播',
   'studio.end': '结束直播',
+  'studio.end_confirm': '再按一次为所有人结束直播',
   'studio.connection': '连接状态',
   'studio.state.idle': '未开播',
   'studio.state.connecting': '正在连接…',
