@@ -352,7 +352,7 @@ func (s *Service) kickLoop(ctx context.Context) {
 // OnKick registers f to be called on this node for every kick (ban,
 // logout) on any node, so media sessions can close too. f runs on the
 // Service's kick goroutine (started by Run), never under a lock; it should
-// return promptly. Register before Run.
+// return promptly. Safe to call at any time.
 func (s *Service) OnKick(f live.Kicked) {
 	s.kickMu.Lock()
 	s.onKicks = append(s.onKicks, f)
