@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,4 +72,23 @@ func TestKeyedLimiterBounded(t *testing.T) {
 	if ok, _ := k.allow("999", now.Add(time.Minute)); !ok {
 		t.Fatal("refill not applied")
 	}
+}
+
+// FuzzVerify: malformed stored hashes never panic and never verify.
+func FuzzVerify(f *testing.F) {
+	h := newHasher(HashParams{Time: 1, Memory: 64, Threads: 1}, 2)
+	good, _ := h.hash(context.Background(), "pw")
+	for _, s := range []string{good, "", "$argon2id$", "$argon2id$v=19$m=64,t=1,p=1$AAAA$", "$argon2id$v=19$m=0,t=0,p=0$$",
+		"$argon2id$v=18$m=64,t=1,p=1$AAAAAAAA$AAAAAAAA", "$argon2i$v=19$m=64,t=1,p=1$AAAAAAAA$AAAAAAAA"} {
+		f.Add(s, "pw")
+	}
+	f.Fuzz(func(t *testing.T, encoded, pw string) {
+		ok, err := h.verify(context.Background(), pw, encoded)
+		if ok && err != nil {
+			t.Fatal("ok with an error")
+		}
+		if ok && encoded != good && pw == "pw" && !strings.HasPrefix(encoded, "$argon2id$v=19$") {
+			t.Fatalf("verified a malformed hash %q", encoded)
+		}
+	})
 }

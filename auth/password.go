@@ -87,7 +87,7 @@ func (h *hasher) verify(ctx context.Context, password, encoded string) (bool, er
 		return false, errBadHash
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil ||
-		p.Memory == 0 || p.Memory > 1<<20 || p.Time == 0 || p.Time > 16 || p.Threads == 0 {
+		p.Memory == 0 || p.Memory > 256<<10 || p.Time == 0 || p.Time > 10 || p.Threads == 0 || p.Threads > 16 {
 		return false, errBadHash
 	}
 	b64 := base64.RawStdEncoding
