@@ -127,6 +127,13 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 		app2["id"], app2["job_id"], app2["job_title"], app2["created_at"] = fakeApp[:35]+"2", fakeJob2, "Forklift driver", "2026-03-01T02:20:00Z"
 		jsonOK(w, map[string]any{"applications": []any{app, app2}})
 	})
+	mux.HandleFunc("GET /api/rooms/{id}/held", func(w http.ResponseWriter, r *http.Request) {
+		jsonOK(w, map[string]any{"held": []any{map[string]any{"id": "0193b1f0-0000-7000-8000-00000000f001", "status": "pending", "reason": "asks for money",
+			"message": map[string]any{"id": "0193b1f0-0000-7000-8000-00000000f001", "user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}}}})
+	})
+	mux.HandleFunc("GET /api/rooms/{id}/bans", func(w http.ResponseWriter, r *http.Request) {
+		jsonOK(w, map[string]any{"bans": []any{map[string]any{"user_id": "u4", "name": "Troll", "reason": "spam", "created_at": "2026-03-01T02:00:00Z"}}})
+	})
 	mux.HandleFunc("GET /api/applications/{id}", func(w http.ResponseWriter, r *http.Request) { jsonOK(w, app) })
 	up := websocket.Upgrader{}
 	if o.ws != nil {
@@ -158,7 +165,7 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 			if err := c.WriteMessage(websocket.TextMessage, batch); err != nil {
 				return
 			}
-			_ = c.WriteJSON(map[string]any{"type": "chat.held", "at": now, "data": map[string]any{"message": map[string]any{"user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}, "reason": "asks for money"}})
+			_ = c.WriteJSON(map[string]any{"type": "chat.held", "at": now, "data": map[string]any{"message": map[string]any{"id": "0193b1f0-0000-7000-8000-00000000f001", "user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}, "reason": "asks for money"}})
 			for {
 				var m map[string]any
 				if err := c.ReadJSON(&m); err != nil {
@@ -213,7 +220,7 @@ func TestPagesInBrowser(t *testing.T) {
 		readyJS    string // extra condition after body[data-ready]
 	}{
 		{"rooms", "/", false, `document.querySelectorAll('.room-item').length === 2`},
-		{"watch", "/rooms/" + fakeRoom, true, `!document.getElementById('mod').hidden && document.querySelectorAll('.chat-list > li').length === 2 && document.querySelectorAll('#held > li').length === 1`},
+		{"watch", "/rooms/" + fakeRoom, true, `!document.getElementById('mod').hidden && document.querySelectorAll('.chat-list > li').length === 2 && document.querySelectorAll('#held > li').length === 1 && document.querySelectorAll('#bans > li').length === 1`},
 		{"watch-visitor", "/rooms/" + fakeRoom, false, `document.querySelectorAll('.chat-list > li').length === 2`},
 		{"studio", "/studio/" + fakeRoom, true, `document.querySelectorAll('#shelf > li').length === 2 && document.getElementById('camera').options.length > 0`},
 		{"dashboard", "/dashboard", true, `document.querySelectorAll('#apps-body tr').length === 2 && document.querySelectorAll('#summary svg').length === 2`},

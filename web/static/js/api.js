@@ -322,7 +322,16 @@ export const api = {
   /** @param {string} room @param {string} user @param {string} reason */
   ban: (room, user, reason) => request('POST', `/api/rooms/${enc(room)}/bans`, { user_id: user, reason }),
   /** @param {string} room @param {string} user */
-  unban: (room, user) => request('DELETE', `/api/rooms/${enc(room)}/bans`, { user_id: user }),
+  unban: (room, user) => request('DELETE', `/api/rooms/${enc(room)}/bans/${enc(user)}`),
+  /** @param {string} room @returns {Promise<{user_id:string,name:string,reason:string,created_at:string}[]>} */
+  bans: async (room) => list(await request('GET', `/api/rooms/${enc(room)}/bans`), 'bans'),
+  /** @param {string} room @returns {Promise<{id:string,message:any,reason:string,status:string}[]>} */
+  held: async (room) => list(await request('GET', `/api/rooms/${enc(room)}/held?limit=100`), 'held'),
+  /**
+   * Approves (publishes) or rejects a held message.
+   * @param {string} room @param {string} id message id @param {boolean} approve
+   */
+  decideHeld: (room, id, approve) => request('POST', `/api/rooms/${enc(room)}/held/${enc(id)}/${approve ? 'approve' : 'reject'}`),
   /** @param {string} room @param {Partial<RoomSettings>} s */
   settings: (room, s) => request('PATCH', `/api/rooms/${enc(room)}/settings`, s),
   /** @param {string} room @returns {Promise<any[]>} */

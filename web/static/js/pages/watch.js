@@ -9,7 +9,7 @@ import { api, ApiError } from '../api.js';
 import { RoomChannel } from '../protocol.js';
 import { play, MediaError } from '../media.js';
 import { el, byId, initPage, pathID, announce, showError, signinURL, randomKey, markReady } from '../ui.js';
-import { setText, fmtNumber, fmtTime, t, has, onLangChange } from '../i18n.js';
+import { setText, setAttr, fmtNumber, fmtTime, t, has, onLangChange } from '../i18n.js';
 import { jobCard, markApplied } from '../cards.js';
 import { chatPanel, STAFF_ROLES } from '../chat-ui.js';
 
@@ -43,6 +43,7 @@ const statusPill = byId('room-status');
 /** Shows what the role may see: moderator tools, the studio link. */
 function showRole() {
   modSection.hidden = !STAFF_ROLES.includes(role);
+  void loadStaffLists();
   byId('studio-link').hidden = !(role === 'host' || role === 'admin');
 }
 
@@ -363,41 +364,98 @@ byId('settings-form').addEventListener('submit', async (e) => {
   }
 });
 
-/** @param {import('../protocol.js').RoomEvent} ev */
-function addHeld(ev) {
-  const d = (ev.data && ev.data.message) || ev.data || {};
+/** @type {Set<string>} held message ids already listed */
+const heldIDs = new Set();
+
+/**
+ * Lists one held message with Approve / Reject and the author's time-out and ban.
+ * @param {any} m the held chat message (ChatData)
+ * @param {boolean} announceIt
+ */
+function addHeld(m, announceIt) {
+  if (!m || !m.id || heldIDs.has(m.id)) return;
+  heldIDs.add(m.id);
   const li = el('li', { cls: 'msg' });
-  li.append(el('span', { cls: 'who', text: d.name || '' }), el('span', { cls: 'text', text: d.text || '' }));
-  const dismiss = el('button', { cls: 'small', attrs: { type: 'button' }, i18n: 'mod.dismiss', onclick: () => li.remove() });
-  const mute = el('button', {
-    cls: 'small',
-    attrs: { type: 'button' },
-    i18n: 'mod.timeout',
-    onclick: async () => {
-      try {
-        await api.mute(roomID, d.user_id, 300, t('mod.default_reason'));
-        li.remove();
-      } catch (err) {
-        showError(byId('settings-status'), err);
-      }
-    },
-  });
-  const ban = el('button', {
-    cls: 'small danger',
-    attrs: { type: 'button' },
-    i18n: 'mod.ban',
-    onclick: async () => {
-      try {
-        await api.ban(roomID, d.user_id, t('mod.default_reason'));
-        li.remove();
-      } catch (err) {
-        showError(byId('settings-status'), err);
-      }
-    },
-  });
-  li.append(el('span', { cls: 'mod-tools' }, dismiss, mute, ban));
+  li.append(el('span', { cls: 'who', text: m.name || '' }), el('span', { cls: 'text', text: m.text || '' }));
+  const st = byId('settings-status');
+  /** @param {string} key @param {string} cls @param {() => Promise<unknown>} act */
+  const btn = (key, cls, act) =>
+    el('button', {
+      cls: 'small ' + cls,
+      attrs: { type: 'button' },
+      i18n: key,
+      onclick: async () => {
+        try {
+          await act();
+          li.remove();
+          heldIDs.delete(m.id);
+        } catch (err) {
+          showError(st, err);
+          st.hidden = false;
+        }
+      },
+    });
+  li.append(
+    el(
+      'span',
+      { cls: 'mod-tools' },
+      btn('mod.approve', '', () => api.decideHeld(roomID, m.id, true)),
+      btn('mod.reject', 'secondary', () => api.decideHeld(roomID, m.id, false)),
+      btn('mod.timeout', 'secondary', () => api.mute(roomID, m.user_id, 300, t('mod.default_reason'))),
+      btn('mod.ban', 'danger', () => api.ban(roomID, m.user_id, t('mod.default_reason'))),
+    ),
+  );
   byId('held').append(li);
-  announce('mod.held_announce');
+  if (announceIt) announce('mod.held_announce');
+}
+
+let staffLoaded = false;
+/** Loads the pending held messages and the bans once the user is staff. */
+async function loadStaffLists() {
+  if (staffLoaded || !STAFF_ROLES.includes(role)) return;
+  staffLoaded = true;
+  try {
+    for (const h of await api.held(roomID)) if (!h.status || h.status === 'pending') addHeld({ ...h.message, id: h.message?.id || h.id }, false);
+  } catch {
+    /* the live chat.held events still arrive */
+  }
+  await loadBans();
+}
+
+async function loadBans() {
+  const ul = byId('bans');
+  try {
+    const bans = await api.bans(roomID);
+    ul.replaceChildren();
+    if (!bans.length) ul.append(el('li', { cls: 'muted', i18n: 'mod.no_bans' }));
+    for (const b of bans) {
+      const un = el('button', {
+        cls: 'small secondary',
+        attrs: { type: 'button' },
+        i18n: 'mod.unban',
+        onclick: async () => {
+          try {
+            await api.unban(roomID, b.user_id);
+            await loadBans();
+          } catch (err) {
+            showError(byId('settings-status'), err);
+          }
+        },
+      });
+      setAttr(un, 'aria-label', 'mod.unban_user', { name: b.name || '' });
+      ul.append(el('li', {}, el('span', { text: b.name || b.user_id }), un));
+    }
+  } catch {
+    ul.replaceChildren();
+  }
+}
+
+/**
+ * Ids are shown by their first characters (the audit log stores ids only).
+ * @param {string|undefined} id
+ */
+function shortID(id) {
+  return id ? id.slice(0, 8) + '…' : '';
 }
 
 byId('audit-load').addEventListener('click', async () => {
@@ -415,9 +473,9 @@ byId('audit-load').addEventListener('click', async () => {
       const action = 'audit.act.' + r.action;
       tr.append(
         el('td', { text: fmtTime(r.at || r.created_at) }),
-        el('td', { text: r.actor_name || r.actor || r.actor_id || '' }),
+        el('td', { text: r.actor_name || shortID(r.actor_id) }),
         has(action) ? el('td', { i18n: action }) : el('td', { text: r.action || '' }),
-        el('td', { text: r.target_name || r.target || r.target_id || '' }),
+        el('td', { text: r.target_name || shortID(r.target_id) }),
         el('td', { text: r.reason || '' }),
       );
       body.append(tr);
@@ -485,7 +543,7 @@ const channel = new RoomChannel(roomID, {
         chat.remove(Number(d.seq));
         break;
       case 'chat.held':
-        addHeld(ev);
+        addHeld(d.message || d, true);
         break;
       case 'pin':
         renderPinned(d.card || d, true);
