@@ -159,7 +159,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 	kickDone := make(chan struct{})
 	go func() { defer close(kickDone); s.kickLoop(ctx) }()
-	defer func() { <-kickDone }()
+	defer func() { cancel(); <-kickDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- s.broker.Run(ctx, brokerHandler{s}) }()
 	t := time.NewTicker(s.cfg.PresenceInterval)
