@@ -16,9 +16,31 @@ import (
 	"jobcast/live"
 )
 
-// ownRedis starts a private redis-server on a free loopback port for tests
-// that kill connections or flush data, so other tests never see it.
-func ownRedis(t *testing.T) *redis.Client {
+// privateRedis is a redis-server process of the test's own on a free
+// loopback port, for tests that kill connections, flush or restart it.
+type privateRedis struct {
+	t    *testing.T
+	bin  string
+	port int
+	cmd  *exec.Cmd
+}
+
+func (p *privateRedis) start() {
+	p.t.Helper()
+	p.cmd = exec.Command(p.bin, "--port", strconv.Itoa(p.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", p.t.TempDir())
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *privateRedis) stop() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+// ownRedis starts a private redis-server for tests that kill connections
+// or flush data, so other tests never see it.
+func ownRedis(t *testing.T) (*redis.Client, *privateRedis) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -31,26 +53,46 @@ func ownRedis(t *testing.T) *redis.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
+	p := &privateRedis{t: t, bin: bin, port: l.Addr().(*net.TCPAddr).Port}
 	l.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
+	p.start()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(p.port)})
 	t.Cleanup(func() {
 		_ = rdb.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		p.stop()
 	})
 	eventually(t, 5*time.Second, "redis-server up", func() bool { return rdb.Ping(context.Background()).Err() == nil })
-	return rdb
+	return rdb, p
+}
+
+// Redis restarted empty: the node's subscriber reconnects, the hub finds
+// its epoch gone and asks clients to resync; recovery then answers
+// recovered:false with a snapshot and the stream goes on.
+func TestRedisRestartedEmpty(t *testing.T) {
+	rdb, srv := ownRedis(t)
+	w := newWorld()
+	n := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: "j:", Log: quietLog()}), Config{}, nil)
+	c := connect(t, n.wsURL(w.room, ""), nil)
+	publishN(t, n.svc, w.room, 5)
+	last := c.ordered(5, 5*time.Second)[4].Seq
+	srv.stop()
+	srv.start()
+	eventually(t, 10*time.Second, "redis back", func() bool { return rdb.Ping(context.Background()).Err() == nil })
+	if code := c.closeCode(10 * time.Second); code != CloseResync {
+		t.Fatalf("close code %d, want %d", code, CloseResync)
+	}
+	c2 := connect(t, n.wsURL(w.room, fmt.Sprintf("since=%d&epoch=%s", last, c.welcome.Epoch)), nil)
+	if c2.welcome.Recovered || c2.welcome.Snapshot == nil || c2.welcome.Epoch == c.welcome.Epoch {
+		t.Fatalf("welcome after restart = %+v", c2.welcome)
+	}
+	publishN(t, n.svc, w.room, 3)
+	checkContiguous(t, c2.ordered(3, 5*time.Second), c2.welcome.Seq)
 }
 
 // A node whose pub/sub connection is killed while events flow must not
 // leave a silent gap: every client ends with contiguous seqs.
 func TestPubSubKilledWhileEventsFlow(t *testing.T) {
-	rdb := ownRedis(t)
+	rdb, _ := ownRedis(t)
 	w := newWorld()
 	n := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: "j:", Log: quietLog()}), Config{}, nil)
 	publisher := NewRedisBroker(rdb, RedisOptions{Prefix: "j:", Log: quietLog()}) // "another node"
@@ -91,7 +133,7 @@ func TestPubSubKilledWhileEventsFlow(t *testing.T) {
 // FLUSHDB loses history: the hub sees the new epoch, asks clients to
 // reconnect, and their recovery answers recovered:false with a snapshot.
 func TestFlushedRedisStartsNewEpoch(t *testing.T) {
-	rdb := ownRedis(t)
+	rdb, _ := ownRedis(t)
 	w := newWorld()
 	n := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: "j:", Log: quietLog()}), Config{}, nil)
 	c := connect(t, n.wsURL(w.room, ""), nil)
