@@ -382,34 +382,37 @@ func eventData(env []byte) []byte {
 }
 
 // ring keeps the hub's most recent publications, contiguous by seq, to
-// serve joins and recoveries without a broker round trip.
+// serve joins and recoveries without a broker round trip. It grows up to
+// size as events arrive, so a quiet room costs little.
 type ring struct {
 	buf   []Publication
+	size  int
 	start int // index of the oldest
 	n     int
 }
 
-func newRing(size int) ring { return ring{buf: make([]Publication, size)} }
+func newRing(size int) ring { return ring{size: size} }
 
 func (r *ring) reset() {
-	clear(r.buf)
+	r.buf = nil
 	r.start, r.n = 0, 0
 }
 
 func (r *ring) push(p Publication) {
-	if len(r.buf) == 0 {
+	if r.size <= 0 {
 		return
 	}
 	if r.n > 0 && r.at(r.n-1).Seq+1 != p.Seq {
 		r.reset() // keep it contiguous
 	}
-	if r.n == len(r.buf) {
-		r.buf[r.start] = p
-		r.start = (r.start + 1) % len(r.buf)
+	if r.n < r.size {
+		// Still growing: the oldest is at index 0.
+		r.buf = append(r.buf, p)
+		r.n++
 		return
 	}
-	r.buf[(r.start+r.n)%len(r.buf)] = p
-	r.n++
+	r.buf[r.start] = p
+	r.start = (r.start + 1) % r.size
 }
 
 func (r *ring) at(i int) *Publication { return &r.buf[(r.start+i)%len(r.buf)] }
