@@ -160,3 +160,34 @@ func TestUpgradeSecurity(t *testing.T) {
 		})
 	}
 }
+
+// A node subscribes to a room's channel with its first local viewer and
+// unsubscribes after the last one leaves.
+func TestSubscriptionFollowsLocalViewers(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	w := newWorld()
+	n := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: prefix, Log: quietLog()}), Config{}, nil)
+	channel := prefix + "room:" + string(w.room)
+	subs := func() int64 {
+		m, err := rdb.PubSubNumSub(context.Background(), channel).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m[channel]
+	}
+	if subs() != 0 {
+		t.Fatal("subscribed before any viewer")
+	}
+	c1 := connect(t, n.wsURL(w.room, ""), nil)
+	c2 := connect(t, n.wsURL(w.room, ""), nil)
+	if got := subs(); got != 1 {
+		t.Fatalf("%d subscriptions with two viewers, want 1", got)
+	}
+	c1.ws.Close()
+	time.Sleep(50 * time.Millisecond)
+	if got := subs(); got != 1 {
+		t.Fatalf("unsubscribed with a viewer left (%d)", got)
+	}
+	c2.ws.Close()
+	eventually(t, 5*time.Second, "unsubscribe after the last viewer", func() bool { return subs() == 0 })
+}
