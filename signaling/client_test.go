@@ -182,18 +182,32 @@ type testPublisher struct {
 	once     sync.Once
 }
 
+var capVP8 = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}
+
 func newPublisherPC(t *testing.T, tcp bool) (*testPublisher, *webrtc.TrackLocalStaticRTP, *webrtc.TrackLocalStaticRTP) {
+	return newPublisherPCWith(t, tcp, capVP8)
+}
+
+func newPublisherPCWith(t *testing.T, tcp bool, vcap webrtc.RTPCodecCapability) (*testPublisher, *webrtc.TrackLocalStaticRTP, *webrtc.TrackLocalStaticRTP) {
 	t.Helper()
 	pc, err := clientAPI(t, tcp).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	video, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	video, _ := webrtc.NewTrackLocalStaticRTP(vcap, "video", "pub")
 	audio, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub")
 	p := &testPublisher{pc: pc, stop: make(chan struct{})}
 	for _, tr := range []*webrtc.TrackLocalStaticRTP{video, audio} {
-		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		tc, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if tr == video && vcap.MimeType != webrtc.MimeTypeVP8 {
+			// Offer the wanted codec first, as a browser would with
+			// setCodecPreferences.
+			if err := tc.SetCodecPreferences([]webrtc.RTPCodecParameters{{RTPCodecCapability: vcap}}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return p, video, audio
@@ -206,8 +220,12 @@ func publish(t *testing.T, base string, room live.RoomID, token string) (*testPu
 }
 
 func publishWith(t *testing.T, base string, room live.RoomID, token string, tcp bool) (*testPublisher, httpAnswer) {
+	return publishCodec(t, base, room, token, tcp, capVP8)
+}
+
+func publishCodec(t *testing.T, base string, room live.RoomID, token string, tcp bool, vcap webrtc.RTPCodecCapability) (*testPublisher, httpAnswer) {
 	t.Helper()
-	p, video, audio := newPublisherPC(t, tcp)
+	p, video, audio := newPublisherPCWith(t, tcp, vcap)
 	ans := do(t, "POST", base+"/api/rooms/"+string(room)+"/whip", token, "application/sdp", offerFrom(t, p.pc))
 	if ans.status != http.StatusCreated {
 		_ = p.pc.Close()

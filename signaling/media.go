@@ -3,6 +3,7 @@ package signaling
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -275,34 +276,51 @@ func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub, view *we
 }
 
 // pickVideoCodec returns the codec the publisher should send: the first
-// video codec of its offer that the SFU forwards (the offerer's preference).
+// video codec of its offer that the SFU forwards (the offerer's preference),
+// with the offer's payload type (the answer must use the offerer's number).
 func pickVideoCodec(md *sdp.MediaDescription) (webrtc.RTPCodecParameters, bool) {
 	for _, f := range md.MediaName.Formats {
-		rtpmap, fmtp := "", ""
-		for _, a := range md.Attributes {
-			if a.Key == "rtpmap" && strings.HasPrefix(a.Value, f+" ") {
-				rtpmap = strings.ToLower(strings.TrimPrefix(a.Value, f+" "))
-			}
-			if a.Key == "fmtp" && strings.HasPrefix(a.Value, f+" ") {
-				fmtp = strings.ToLower(strings.TrimPrefix(a.Value, f+" "))
-			}
+		c, ok := matchVideoFormat(md, f)
+		if !ok {
+			continue
 		}
-		switch {
-		case strings.HasPrefix(rtpmap, "vp8/"):
-			return codecVP8, true
-		case strings.HasPrefix(rtpmap, "h264/"):
-			params := fmtpParams(fmtp)
-			if params["packetization-mode"] != "1" {
-				continue
-			}
-			plid := params["profile-level-id"]
-			if len(plid) < 4 {
-				plid = "42e01f"
-			}
-			for _, c := range codecH264 {
-				if strings.Contains(c.SDPFmtpLine, "profile-level-id="+plid[:4]) {
-					return c, true
-				}
+		pt, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			continue
+		}
+		c.PayloadType = webrtc.PayloadType(pt)
+		return c, true
+	}
+	return webrtc.RTPCodecParameters{}, false
+}
+
+// matchVideoFormat maps one payload type of a video m-line to the codec we
+// forward for it, if any.
+func matchVideoFormat(md *sdp.MediaDescription, f string) (webrtc.RTPCodecParameters, bool) {
+	rtpmap, fmtp := "", ""
+	for _, a := range md.Attributes {
+		if a.Key == "rtpmap" && strings.HasPrefix(a.Value, f+" ") {
+			rtpmap = strings.ToLower(strings.TrimPrefix(a.Value, f+" "))
+		}
+		if a.Key == "fmtp" && strings.HasPrefix(a.Value, f+" ") {
+			fmtp = strings.ToLower(strings.TrimPrefix(a.Value, f+" "))
+		}
+	}
+	switch {
+	case strings.HasPrefix(rtpmap, "vp8/"):
+		return codecVP8, true
+	case strings.HasPrefix(rtpmap, "h264/"):
+		params := fmtpParams(fmtp)
+		if params["packetization-mode"] != "1" {
+			return webrtc.RTPCodecParameters{}, false
+		}
+		plid := params["profile-level-id"]
+		if len(plid) < 4 {
+			plid = "42e01f"
+		}
+		for _, c := range codecH264 {
+			if strings.Contains(c.SDPFmtpLine, "profile-level-id="+plid[:4]) {
+				return c, true
 			}
 		}
 	}

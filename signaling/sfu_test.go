@@ -2,8 +2,11 @@ package signaling
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -116,4 +119,42 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s not registered", name)
 	return 0
+}
+
+// H.264 publishers are forwarded too, and a publisher that comes back with
+// another codec gets its viewers disconnected (they must renegotiate)
+// instead of receiving a stream they cannot decode.
+func TestH264AndCodecChange(t *testing.T) {
+	e := newEnv(t, nil)
+	room := e.rooms.add("k")
+	h264 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
+	pub, a := publishCodec(t, e.url, room, "k", false, h264)
+	if pub == nil {
+		t.Fatalf("H.264 publish: %d %s", a.status, a.body)
+	}
+	if !strings.Contains(a.body, "H264/90000") || strings.Contains(a.body, "VP8/90000") {
+		t.Fatal("the answer should accept exactly the offered H.264")
+	}
+	v, a := watch(t, e.url, room, "")
+	if v == nil {
+		t.Fatalf("watch: %d %s", a.status, a.body)
+	}
+	eventually(t, 5*time.Second, "H.264 packets at the viewer", func() bool { return v.video.Load() > 10 && v.audio.Load() > 10 })
+	if c := v.pc.GetTransceivers()[0].Receiver().Track().Codec(); !strings.EqualFold(c.MimeType, webrtc.MimeTypeH264) {
+		t.Fatalf("viewer got %s", c.MimeType)
+	}
+
+	pub.close()
+	pub2, a := publish(t, e.url, room, "k") // back with VP8
+	if pub2 == nil {
+		t.Fatalf("VP8 publish: %d %s", a.status, a.body)
+	}
+	select {
+	case <-v.gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("H.264 viewer kept after the publisher switched to VP8")
+	}
+	v2, _ := watch(t, e.url, room, "")
+	eventually(t, 5*time.Second, "VP8 at a new viewer", func() bool { return v2.keyframes.Load() > 0 })
 }
