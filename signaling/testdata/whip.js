@@ -27,15 +27,32 @@ async function negotiate(pc, endpoint, token) {
   return new URL(loc, res.url).href;
 }
 
-/** Publish the camera and microphone over WHIP. */
-export async function publish(endpoint, token) {
+/** Publish the camera and microphone over WHIP; codec 'h264' puts H.264 first. */
+export async function publish(endpoint, token, codec) {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
   const pc = new RTCPeerConnection();
-  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+  for (const track of stream.getTracks()) {
+    const tr = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    if (track.kind === 'video' && codec) {
+      const all = RTCRtpSender.getCapabilities('video').codecs;
+      const want = all.filter((c) => c.mimeType.toLowerCase() === 'video/' + codec);
+      if (want.length === 0) throw new Error('this browser cannot send ' + codec);
+      tr.setCodecPreferences([...want, ...all.filter((c) => !want.includes(c))]);
+    }
+  }
   const location = await negotiate(pc, endpoint, token);
   document.querySelector('video').srcObject = stream;
   window.session = { pc, location, token };
   return location;
+}
+
+/** The codec the publisher is sending (after it connected). */
+export async function sendingCodec() {
+  const stats = await window.session.pc.getStats();
+  for (const s of stats.values()) {
+    if (s.type === 'outbound-rtp' && s.kind === 'video' && s.codecId) return stats.get(s.codecId).mimeType;
+  }
+  return '';
 }
 
 /** Play a room over WHEP into the page's <video>; records timings. */
