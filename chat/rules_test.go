@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -306,4 +307,52 @@ func TestDeletedMessageNeverReplayed(t *testing.T) {
 func itoa(n uint64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+type fakeHeld struct {
+	mu   sync.Mutex
+	msgs []live.ChatData
+}
+
+func (f *fakeHeld) Hold(ctx context.Context, room live.RoomID, msg live.ChatData, reason string) error {
+	f.mu.Lock()
+	f.msgs = append(f.msgs, msg)
+	f.mu.Unlock()
+	return nil
+}
+
+func TestHeldQueueAndChatMessage(t *testing.T) {
+	w := newWorld()
+	alice := w.user("alice", "Alice", nil)
+	w.user("mod", "Mo", func(a *live.RoomAccess) { a.Moderator = true })
+	held := &fakeHeld{}
+	n := startNode(t, w, NewMemoryBroker(HistoryConfig{}), Config{}, nil)
+	n.svc.SetHeldQueue(held)
+	a := connect(t, n.wsURL(w.room, "token=alice"), nil)
+	mod := connect(t, n.wsURL(w.room, "token=mod"), nil)
+	a.chat("pay the training fee first", "h")
+	got := decode[heldData](t, mod.nextOf(5*time.Second, "chat.held").Data)
+	held.mu.Lock()
+	if len(held.msgs) != 1 || held.msgs[0].ID != got.Message.ID {
+		t.Fatalf("held queue = %+v, event %+v", held.msgs, got)
+	}
+	held.mu.Unlock()
+	a.chat("a normal question", "q")
+	ev := mod.nextOf(5*time.Second, "chat")
+	ctx := context.Background()
+	msg, err := n.svc.ChatMessage(ctx, w.room, ev.Seq)
+	if err != nil || msg.UserID != alice || msg.Text != "a normal question" {
+		t.Fatalf("ChatMessage = %+v, %v", msg, err)
+	}
+	for _, seq := range []uint64{0, ev.Seq + 5} {
+		if _, err := n.svc.ChatMessage(ctx, w.room, seq); err == nil {
+			t.Fatalf("ChatMessage(%d) found something", seq)
+		}
+	}
+	if err := n.svc.DeleteMessage(ctx, w.room, ev.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.svc.ChatMessage(ctx, w.room, ev.Seq); err == nil {
+		t.Fatal("a deleted message is still readable")
+	}
 }
