@@ -37,6 +37,8 @@ function paintOrgs() {
   for (const o of orgs) orgSel.append(el('option', { attrs: { value: o.id }, text: o.name || o.id }));
   byId('org-pick').hidden = !orgs.length;
   if (org) orgSel.value = org;
+  byId('org-id-row').hidden = !org;
+  /** @type {HTMLInputElement} */ (byId('org-id')).value = org;
 }
 
 byId('org-form').addEventListener('submit', async (e) => {
@@ -58,6 +60,7 @@ byId('org-form').addEventListener('submit', async (e) => {
 });
 orgSel.addEventListener('change', () => {
   org = orgSel.value;
+  /** @type {HTMLInputElement} */ (byId('org-id')).value = org;
   void loadOrg();
 });
 

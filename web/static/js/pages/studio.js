@@ -243,9 +243,22 @@ async function addApplicant(d) {
 
 // ---- channel -----------------------------------------------------------
 
+/**
+ * Publishing is for the host org (and admins); exhibitors and moderators
+ * use the studio for the shelf, pins, applicants and chat.
+ * @param {string|undefined} role
+ */
+function showRole(role) {
+  if (!role) return;
+  const host = role === 'host' || role === 'admin';
+  byId('publish-controls').hidden = !host;
+  byId('not-host').hidden = host;
+}
+
 /** @param {import('../api.js').Snapshot} s */
 function applySnapshot(s) {
   snap = s;
+  showRole(s.role);
   const title = byId('room-title');
   setText(title, 'studio.title_room', { title: s.room.title || '' });
   pinnedID = s.pinned ? s.pinned.job_id : '';
@@ -275,6 +288,7 @@ const channel = new RoomChannel(roomID, {
     switch (ev.type) {
       case 'welcome': {
         chat.setRole(d.role || 'seeker', true, me ? me.user.id : '');
+        showRole(d.role);
         const s = d.snapshot || d;
         if (d.recovered !== true && s.room) applySnapshot({ room: s.room, shelf: s.shelf || [], pinned: s.pinned || null, exhibitors: s.exhibitors || [], viewers: d.viewers });
         break;
