@@ -48,6 +48,10 @@ func (s *Service) HandleWS(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		httpx.Fail(c, live.Invalid("not_websocket", "this endpoint speaks WebSocket: send an upgrade request"))
+		return
+	}
 	rec, err := parseRecovery(r.URL.Query())
 	if err != nil {
 		httpx.Fail(c, err)

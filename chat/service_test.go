@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -152,6 +153,20 @@ func TestUpgradeSecurity(t *testing.T) {
 		{"bad since", n.wsURL(w.room, "since=abc&epoch=x"), nil, 400},
 		{"banned", n.wsURL(w.room, "token=banned"), nil, 403},
 	}
+	t.Run("plain GET", func(t *testing.T) {
+		res, err := http.Get(n.srv.URL + "/api/rooms/" + string(w.room) + "/ws")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		if res.StatusCode != 400 || body.Error.Code != "not_websocket" {
+			t.Fatalf("status %d code %q", res.StatusCode, body.Error.Code)
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := statusOf(t, tc.url, tc.header); got != tc.want {
