@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"jobcast/advisor"
 	"jobcast/chat"
 	"jobcast/jobs"
 	"jobcast/live"
@@ -28,6 +29,8 @@ type LiveParts struct {
 	Relay     *jobs.Relay
 	Shelf     *jobs.Shelf
 	Apply     *jobs.Apply
+	Recommend *jobs.Recommender // issue 8: per-seeker recommendations
+	Advisor   *advisor.Service  // issue 8: help, advisor views, DMs, follow-ups, report
 }
 
 // wireLive chooses the broker and media registry once — Redis when
@@ -116,6 +119,15 @@ func (a *App) wireLive(ctx context.Context, opt Options) error {
 	p.Shelf.Register(e)
 	p.Apply.Register(e)
 	jobs.NewApplicants(a.DB).Register(e)
+	// Advisors and recommendations (issue 8): the pusher follows the shelf and
+	// seekers' joins, and delivers through the channel's per-user path.
+	p.Recommend = jobs.NewRecommender(a.DB, a.Rooms, p.Chat, a.Log)
+	p.Recommend.Start()
+	a.OnClose(func(context.Context) error { p.Recommend.Close(); return nil })
+	p.Shelf.OnChange = p.Recommend.ShelfChanged
+	p.Recommend.Register(e)
+	p.Advisor = advisor.New(a.DB, a.Rooms, p.Chat, a.Log)
+	p.Advisor.Register(e)
 	mod := moderation.New(a.DB, a.Rooms, p.Chat, moderation.Config{AdminEmails: cfg.AdminEmails}, a.Log)
 	p.Chat.SetHeldQueue(mod) // before Run serves traffic: no message is held before it is set
 	mod.Routes(e)
