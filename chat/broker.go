@@ -106,6 +106,9 @@ const (
 	ToOrg   Target = "org"   // connections in Room of members of Org
 	ToStaff Target = "staff" // host, moderator and admin connections in Room
 	ToKick  Target = "kick"  // close connections of User (in Room, or all rooms), after Event if set
+	// ToRefresh reloads what User is in Room (all rooms if Room is "") for
+	// their open connections: staff and org routing follow role changes.
+	ToRefresh Target = "refresh"
 )
 
 // Notice is an ephemeral event for a subset of connections on every node.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,10 +27,11 @@ type conn struct {
 	// fixed at upgrade
 	id     live.Identity
 	user   live.UserID
-	role   live.Role
-	staff  bool
-	orgs   []live.OrgID
 	limits *userLimits
+	// acc is what the user is in the room, for routing targeted events
+	// (staff, org members). Loaded at upgrade, refreshed on every chat
+	// message and on RefreshAccess; read by the hub.
+	acc    atomic.Pointer[connAccess]
 	frames *rate.Limiter // client frames, against floods of pings or junk
 
 	mu          sync.Mutex
@@ -43,8 +45,21 @@ type conn struct {
 	done        chan struct{} // closed when writeLoop has returned
 }
 
+// connAccess is the routing-relevant part of a live.RoomAccess.
+type connAccess struct {
+	role  live.Role
+	staff bool
+	orgs  []live.OrgID
+}
+
+func (c *conn) setAccess(a live.RoomAccess) {
+	c.acc.Store(&connAccess{role: a.Role(), staff: a.Identity.Admin || a.Host || a.Moderator, orgs: a.MemberOf})
+}
+
+func (c *conn) staff() bool { return c.acc.Load().staff }
+
 func (c *conn) memberOf(org live.OrgID) bool {
-	for _, o := range c.orgs {
+	for _, o := range c.acc.Load().orgs {
 		if o == org {
 			return true
 		}

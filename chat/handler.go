@@ -166,11 +166,11 @@ func parseRecovery(q url.Values) (recovery, error) {
 // stack for the long idle life of the connection) that also cleans up.
 func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess, rec recovery) {
 	c := &conn{
-		s: s, ws: ws, room: room.ID, id: acc.Identity, user: acc.Identity.UserID, role: acc.Role(),
-		staff: acc.Identity.Admin || acc.Host || acc.Moderator, orgs: acc.MemberOf,
+		s: s, ws: ws, room: room.ID, id: acc.Identity, user: acc.Identity.UserID,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 		frames: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), 2*int(s.cfg.FrameRate)),
 	}
+	c.setAccess(acc)
 	c.limits = s.userLimits(c.user)
 	s.connsMu.Lock()
 	s.conns[c] = struct{}{}
@@ -236,7 +236,7 @@ func (s *Service) join(c *conn, h *hub, room live.Room, rec recovery) error {
 			return info.err
 		}
 		pos := info.pos
-		w := welcomeData{Room: room.ID, Role: c.role, UserID: c.user, Epoch: pos.Epoch, Viewers: info.viewers,
+		w := welcomeData{Room: room.ID, Role: c.acc.Load().role, UserID: c.user, Epoch: pos.Epoch, Viewers: info.viewers,
 			Limits: welcomeLimits{MaxChatChars: s.cfg.MaxChatChars, ChatPerSecond: s.cfg.ChatRate, ChatBurst: s.cfg.ChatBurst,
 				SlowModeSeconds: room.Settings.SlowModeSeconds, MaxFrameBytes: s.cfg.MaxFrameBytes}}
 		if rec.set && rec.epoch == pos.Epoch && rec.since <= pos.Seq {

@@ -304,14 +304,18 @@ func (h *hub) notice(n Notice) {
 		switch n.Target {
 		case ToRoom:
 			match = true
-		case ToUser, ToKick:
+		case ToUser, ToKick, ToRefresh:
 			match = c.user != "" && c.user == n.User
 		case ToOrg:
 			match = c.memberOf(n.Org)
 		case ToStaff:
-			match = c.staff
+			match = c.staff()
 		}
 		if !match {
+			continue
+		}
+		if n.Target == ToRefresh {
+			h.s.refreshAccess(c)
 			continue
 		}
 		if len(n.Event) > 0 {

@@ -114,6 +114,7 @@ func (s *Service) chat(c *conn, m clientMessage) {
 		return
 	}
 	now := time.Now()
+	c.setAccess(acc)
 	if !acc.Can(live.ActWatch) {
 		c.send(mustEphemeral(live.EvBanned, live.BannedData{}))
 		c.close(CloseKicked, "banned from this room")

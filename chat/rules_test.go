@@ -356,3 +356,48 @@ func TestHeldQueueAndChatMessage(t *testing.T) {
 		t.Fatal("a deleted message is still readable")
 	}
 }
+
+// Role changes reach open connections through RefreshAccess on any node:
+// a removed moderator stops getting held messages, a new one starts.
+func TestRefreshAccessReroutesStaffEvents(t *testing.T) {
+	w := newWorld()
+	w.user("alice", "Alice", nil)
+	oldMod := w.user("old", "Old", func(a *live.RoomAccess) { a.Moderator = true })
+	newMod := w.user("new", "New", nil)
+	mem := NewMemoryBroker(HistoryConfig{})
+	a := startNode(t, w, mem, Config{}, nil)
+	b := startNode(t, w, mem.Peer(), Config{}, nil)
+	sender := connect(t, a.wsURL(w.room, "token=alice"), nil)
+	oldC := connect(t, b.wsURL(w.room, "token=old"), nil)
+	newC := connect(t, b.wsURL(w.room, "token=new"), nil)
+	ctx := context.Background()
+	w.rooms.setAccess(oldMod, func(acc *live.RoomAccess) { acc.Moderator = false })
+	w.rooms.setAccess(newMod, func(acc *live.RoomAccess) { acc.Moderator = true })
+	for _, u := range []live.UserID{oldMod, newMod} {
+		if err := a.svc.RefreshAccess(ctx, w.room, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, "refreshed", func() bool {
+		return connStaff(b.svc, newMod) == 1 && connStaff(b.svc, oldMod) == 0
+	})
+	sender.chat("send a deposit first", "s")
+	newC.nextOf(5*time.Second, "chat.held")
+	sender.chat("ordinary", "o")
+	if ev := oldC.nextOf(5*time.Second, "chat", "chat.held"); ev.Type != "chat" {
+		t.Fatalf("removed moderator got %s", ev.Type)
+	}
+}
+
+// connStaff counts the user's connections on s routed as staff.
+func connStaff(s *Service, user live.UserID) int {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if c.user == user && c.staff() {
+			n++
+		}
+	}
+	return n
+}

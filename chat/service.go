@@ -445,6 +445,38 @@ func (s *Service) ToStaff(ctx context.Context, room live.RoomID, ev live.Event) 
 	return s.notify(ctx, Notice{Target: ToStaff, Room: room}, ev)
 }
 
+// RefreshAccess makes every node reload what user is in room (every room
+// when room is "") for the user's open connections, so that routing of
+// staff-only and org-only events follows a role change at once (moderator
+// assigned or removed, org membership changed); a user found banned is
+// disconnected. Chat messages always re-check access anyway. It returns
+// once the broker accepted the notice.
+func (s *Service) RefreshAccess(ctx context.Context, room live.RoomID, user live.UserID) error {
+	return s.notify(ctx, Notice{Target: ToRefresh, Room: room, User: user}, live.Event{})
+}
+
+// refreshAccess reloads c's access off the hub goroutine (it is a storage
+// call) on a goroutine the Service owns.
+func (s *Service) refreshAccess(c *conn) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.BrokerTimeout)
+		defer cancel()
+		_, acc, err := s.rooms.Access(ctx, c.room, c.id)
+		if err != nil {
+			s.log.Warn("chat: refreshing access failed", "room", c.room, "err", err)
+			return
+		}
+		if !acc.Can(live.ActWatch) {
+			c.send(mustEphemeral(live.EvBanned, live.BannedData{}))
+			c.close(CloseKicked, "banned from this room")
+			return
+		}
+		c.setAccess(acc)
+	}()
+}
+
 // Kick implements live.Notifier.
 func (s *Service) Kick(ctx context.Context, room live.RoomID, user live.UserID, ev live.Event) error {
 	reason := "removed from the room"
