@@ -13,9 +13,9 @@ import (
 	"jobcast/live"
 )
 
-// conn is one WebSocket. Its reader runs on the HTTP handler's goroutine
-// (serve), its writer on its own goroutine (writeLoop); the writer is the
-// only one that writes data frames. Hubs and notices hand it encoded events
+// conn is one WebSocket with two goroutines owned by the Service: the
+// reader (readLoop, started by serve once the client has joined) and the
+// writer (writeLoop), the only one that writes data frames. Hubs and notices hand it encoded events
 // through send, which never blocks: the queue is bounded in bytes and a
 // client that falls behind is closed with CloseSlow instead of slowing the
 // room.
@@ -191,8 +191,7 @@ func (c *conn) writeFrames(items [][]byte) error {
 
 var newline = []byte{'\n'}
 
-// readLoop reads client frames until the socket fails or closes. It runs on
-// the HTTP handler goroutine.
+// readLoop reads client frames until the socket fails or closes.
 func (c *conn) readLoop() {
 	c.ws.SetReadLimit(int64(c.s.cfg.ReadLimit))
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
