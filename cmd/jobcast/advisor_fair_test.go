@@ -276,7 +276,10 @@ func TestAdvisorPermissions(t *testing.T) {
 // 2 seekers ask for help (3 asks), 3 follow-ups; the report counts exactly
 // that, in JSON and in the CSV.
 func TestRoomReportMatchesScriptedFair(t *testing.T) {
-	s := newSrv(t)
+	eachDB(t, scriptedFairReport)
+}
+
+func scriptedFairReport(t *testing.T, s *srv) {
 	db := s.app.DB
 	ctx := context.Background()
 	f := seedFair(t, db, 5, 4)
@@ -389,4 +392,50 @@ func secondFair(t *testing.T, db *store.DB) seededFair {
 	}
 	f.seekers, f.tokens = append(f.seekers, u), append(f.tokens, tok)
 	return f
+}
+
+// A seeker in a room with one job gets the jobs of another live room too
+// (with that room's id), the same over GET; a shelf change re-pushes to the
+// room's recent seekers and every push is counted.
+func TestRecommendationsFillFromOtherRoomsAndFollowTheShelf(t *testing.T) {
+	s := newSrv(t)
+	db := s.app.DB
+	ctx := context.Background()
+	f := seedFair(t, db, 1, 1)
+	other := secondFair(t, db)
+	d, err := s.app.Live.Recommend.Push(ctx, f.room, live.Identity{UserID: f.seekers[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Count != 4 || !d.Complete || d.Jobs[0].Card.JobID != f.jobs[0] || d.Jobs[0].RoomID != f.room || d.Jobs[1].RoomID != other.room {
+		t.Fatalf("recommendations: %+v", d)
+	}
+	var got jobs.RecommendationsData
+	s.ok(call{method: "GET", path: rp(f.room, "/recommendations"), token: f.tokens[0]}, 200, &got)
+	if got.Count != d.Count || got.Jobs[1].Card.JobID != d.Jobs[1].Card.JobID {
+		t.Fatalf("GET recommendations %+v, pushed %+v", got, d)
+	}
+	s.fails(call{method: "GET", path: rp(f.room, "/recommendations")}, 401, "")
+	// A new job on the shelf: the seeker gets a third push.
+	now := time.Now().UTC()
+	j := live.Job{ID: live.NewID[live.JobID](), OrgID: f.org, Title: "Forklift driver", City: "Wuhan", SalaryPeriod: live.PerMonth,
+		Openings: 2, Tags: []string{}, Status: live.JobOpen, CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	s.ok(call{method: "POST", path: rp(f.room, "/shelf"), token: f.host, body: `{"job_id":"` + string(j.ID) + `"}`}, 201, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := db.RoomReport(ctx, f.room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.RecommendationPushes == 3 && n.SeekersWith3 == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pushes %d after the shelf change, want 3", n.RecommendationPushes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
