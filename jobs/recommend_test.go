@@ -63,7 +63,9 @@ func (s *recStore) RecentSeekers(context.Context, live.RoomID, time.Time, int) (
 }
 
 // recRooms answers Access from a table of users' access.
-type recRooms struct{ acc map[live.UserID]live.RoomAccess }
+type recRooms struct {
+	acc map[live.UserID]live.RoomAccess
+}
 
 func (r recRooms) Access(_ context.Context, room live.RoomID, id live.Identity) (live.Room, live.RoomAccess, error) {
 	a := r.acc[id.UserID]
