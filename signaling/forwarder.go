@@ -15,10 +15,10 @@ import (
 const shardQueue = 512
 
 // forwarder fans one media kind of a room out to viewers. The publisher's
-// reader goroutine calls push; shards[i] has its own TrackLocalStaticRTP
+// reader goroutine calls push; shards[i] has its own local track (fanTrack)
 // bound to a subset of viewers and its own goroutine writing to them, so one
-// track's fan-out is spread over every core (pion's WriteRTP writes to all
-// bindings of a track serially).
+// track's fan-out is spread over every core (a local track writes to its
+// bindings serially).
 //
 // The forwarder outlives publishers: when a publisher reconnects or is
 // replaced, the new source continues the old sequence numbers and
@@ -87,8 +87,8 @@ func (f *forwarder) close() {
 	f.wg.Wait()
 }
 
-// pickShard returns the shard with the fewest viewers and counts the new
-// viewer in it. release undoes it.
+// pickShard returns the shard with the fewest active viewers (the caller
+// counts the viewer in it once its session is active).
 func (f *forwarder) pickShard() int {
 	best := 0
 	for i, s := range f.shards {

@@ -66,7 +66,9 @@ func (s *session) watchState(onConnected func()) {
 	s.timerMu.Lock()
 	s.connectTmr = time.AfterFunc(s.srv.cfg.ConnectTimeout, func() {
 		if !s.connected.Load() {
-			s.close("connect timeout")
+			// Closing blocks on pion: do it in a goroutine the server
+			// owns (a closing server closes the session itself).
+			s.srv.spawn(func(context.Context) { s.close("connect timeout") })
 		}
 	})
 	s.timerMu.Unlock()
