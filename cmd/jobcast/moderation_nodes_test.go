@@ -301,6 +301,13 @@ func moderationAcrossNodes(t *testing.T, cl *modCluster) {
 	mod := mustDial(t, addrA, w.room, w.mod.Token, "")
 	target := mustDial(t, addrB, w.room, w.target.Token, "")
 	viewer := mustDial(t, addrB, w.room, w.target2.Token, "")
+	// Each chatting step has its own sender: the per-user chat rate (1/s,
+	// burst 3) would otherwise set the pace of the test.
+	scammer := registerVia(t, A, "scammer@mod.test")
+	seekerC := mustDial(t, addrB, w.room, w.seeker.Token, "")
+	recC := mustDial(t, addrB, w.room, w.recruiter.Token, "")
+	m2C := mustDial(t, addrB, w.room, w.mod2.Token, "")
+	scamC := mustDial(t, addrB, w.room, scammer.Token, "")
 	step := func(name string, f func()) {
 		t.Helper()
 		t.Logf("step: %s", name)
@@ -321,7 +328,7 @@ func moderationAcrossNodes(t *testing.T, cl *modCluster) {
 		mustStatus(t, A, 200, "DELETE", base+"/mutes/"+w.target.ID, w.host.Token, `{"reason":"forgiven"}`, nil)
 		target.mustSay("back again")
 		// A short time-out ends by itself.
-		mustStatus(t, A, 201, "POST", base+"/mutes", w.mod.Token, `{"user_id":"`+w.target.ID+`","seconds":3,"reason":"cool down"}`, nil)
+		mustStatus(t, A, 201, "POST", base+"/mutes", w.mod.Token, `{"user_id":"`+w.target.ID+`","seconds":2,"reason":"cool down"}`, nil)
 		target.mustRefuse("too soon", "muted")
 		deadline := time.Now().Add(8 * time.Second)
 		for {
@@ -361,12 +368,12 @@ func moderationAcrossNodes(t *testing.T, cl *modCluster) {
 
 	step("chat modes", func() {
 		patch(`{"chat":"off"}`)
-		target.mustRefuse("chat is off?", "chat_off")
+		seekerC.mustRefuse("chat is off?", "chat_off")
 		mod.mustSay("only staff now")
 		patch(`{"chat":"profile_complete"}`)
-		target.mustRefuse("no profile yet", "profile_required")
-		mustStatus(t, B, 200, "PUT", "/api/me/profile", w.target.Token, `{"full_name":"T","phone":"13800000000","city":"","skills":[],"summary":"","accessibility_needs":""}`, nil)
-		target.mustSay("profile done")
+		seekerC.mustRefuse("no profile yet", "profile_required")
+		mustStatus(t, B, 200, "PUT", "/api/me/profile", w.seeker.Token, `{"full_name":"T","phone":"13800000000","city":"","skills":[],"summary":"","accessibility_needs":""}`, nil)
+		seekerC.mustSay("profile done")
 		patch(`{"chat":"open"}`)
 		// Visitors never chat.
 		visitor := mustDial(t, addrB, w.room, "", "")
@@ -375,7 +382,7 @@ func moderationAcrossNodes(t *testing.T, cl *modCluster) {
 
 	step("blocked words", func() {
 		patch(`{"blocked_words":["Scamco"]}`)
-		target.mustRefuse("join ＳＣＡＭＣＯ today", "blocked_word")
+		recC.mustRefuse("join ＳＣＡＭＣＯ today", "blocked_word")
 		marker := viewer.mustSay("marker after blocked")
 		_ = marker
 		if _, ok := viewer.find(chatWith("today")); ok {
@@ -385,7 +392,7 @@ func moderationAcrossNodes(t *testing.T, cl *modCluster) {
 	})
 
 	step("masking", func() {
-		m := target.mustSay("call me 138-1234-5678 or id 110101199003071234")
+		m := m2C.mustSay("call me 138-1234-5678 or id 110101199003071234")
 		got := viewer.waitFor(time.Second, "masked message", func(ev live.Event) bool {
 			var d live.ChatData
 			return ev.Type == live.EvChat && json.Unmarshal(ev.Data, &d) == nil && d.ID == m.ID
@@ -396,7 +403,7 @@ func moderationAcrossNodes(t *testing.T, cl *modCluster) {
 			t.Fatalf("not masked: %+v", d)
 		}
 		patch(`{"mask_pii":false}`)
-		m = target.mustSay("now 13812345678")
+		m = m2C.mustSay("now 13812345678")
 		if m.Masked || !strings.Contains(m.Text, "13812345678") {
 			t.Fatalf("masked although off: %+v", m)
 		}
@@ -404,8 +411,8 @@ func moderationAcrossNodes(t *testing.T, cl *modCluster) {
 	})
 
 	step("scam hold-back, approve and reject", func() {
-		target.mustRefuse("send 押金 500 first", "held_for_review")
-		target.mustRefuse("training fee required via wechat", "held_for_review")
+		scamC.mustRefuse("send 押金 500 first", "held_for_review")
+		scamC.mustRefuse("training fee required via wechat", "held_for_review")
 		mod.waitFor(time.Second, "chat.held on node A", func(ev live.Event) bool { return ev.Type == live.EvHeld })
 		var held struct {
 			Held []struct {
@@ -415,7 +422,7 @@ func moderationAcrossNodes(t *testing.T, cl *modCluster) {
 			} `json:"held"`
 		}
 		mustStatus(t, B, 200, "GET", base+"/held", w.host.Token, "", &held)
-		if len(held.Held) != 2 || held.Held[0].Message.UserID != live.UserID(w.target.ID) || held.Held[0].Reason == "" {
+		if len(held.Held) != 2 || held.Held[0].Message.UserID != live.UserID(scammer.ID) || held.Held[0].Reason == "" {
 			t.Fatalf("held queue %+v", held)
 		}
 		if _, ok := viewer.find(chatWith("押金")); ok {
