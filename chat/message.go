@@ -51,7 +51,7 @@ func (s *Service) releaseUserLimits(user live.UserID, l *userLimits) {
 	}
 }
 
-var pongEvent = func() []byte { return mustEphemeral(live.EvPong, struct{}{}) }
+func pongEvent() []byte { return mustEphemeral(live.EvPong, struct{}{}) }
 
 // handleClientMessage handles one client frame on the connection's reader
 // goroutine. Replies and errors go to this connection only.
