@@ -94,7 +94,7 @@ func (s *Service) addFollowUp(c *gin.Context) {
 // followUps: GET /api/rooms/:room/followups[?seeker_id=] — the room's
 // follow-ups, newest first, for its advisors and host only.
 func (s *Service) followUps(c *gin.Context) {
-	room, _, ok := s.advisorAccess(c)
+	room, acc, ok := s.advisorAccess(c)
 	if !ok {
 		return
 	}
@@ -113,6 +113,13 @@ func (s *Service) followUps(c *gin.Context) {
 	list, more, err := s.db.FollowUps(c.Request.Context(), room.ID, seeker, limit, offset)
 	if err != nil {
 		httpx.Fail(c, err)
+		return
+	}
+	ids := make([]live.UserID, len(list))
+	for i, f := range list {
+		ids[i] = f.SeekerID
+	}
+	if !s.auditSeekers(c, room.ID, acc, ids, "followups") {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"followups": list, "next_offset": httpx.NextOffset(offset, limit, more)})

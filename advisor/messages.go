@@ -118,8 +118,9 @@ func (s *Service) thread(c *gin.Context) {
 	}
 	me := acc.Identity.UserID
 	seeker, adv := me, with
+	advising := acc.Can(live.ActAdvise)
 	switch {
-	case acc.Can(live.ActAdvise):
+	case advising:
 		seeker, adv = with, me
 	case acc.Role() == live.RoleSeeker && acc.Can(live.ActWatch):
 	default:
@@ -129,6 +130,9 @@ func (s *Service) thread(c *gin.Context) {
 	list, more, err := s.db.DirectThread(c.Request.Context(), room.ID, seeker, adv, limit, offset)
 	if err != nil {
 		httpx.Fail(c, err)
+		return
+	}
+	if advising && len(list) > 0 && !s.auditSeekers(c, room.ID, acc, []live.UserID{seeker}, "messages") {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"messages": list, "next_offset": httpx.NextOffset(offset, limit, more)})

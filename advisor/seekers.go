@@ -68,10 +68,24 @@ func (s *Service) seeker(c *gin.Context) {
 // auditViews writes one audit entry per seeker shown. The view is not
 // answered if the audit log cannot be written.
 func (s *Service) auditViews(c *gin.Context, room live.RoomID, acc live.RoomAccess, list []store.RoomSeeker, how string) bool {
+	ids := make([]live.UserID, len(list))
+	for i, sk := range list {
+		ids[i] = sk.UserID
+	}
+	return s.auditSeekers(c, room, acc, ids, how)
+}
+
+// auditSeekers writes one audit entry per distinct seeker in ids.
+func (s *Service) auditSeekers(c *gin.Context, room live.RoomID, acc live.RoomAccess, ids []live.UserID, how string) bool {
 	data, _ := json.Marshal(map[string]string{"view": how})
-	for _, sk := range list {
+	seen := map[live.UserID]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		err := s.db.AppendAudit(c.Request.Context(), store.AuditEntry{RoomID: room, ActorID: acc.Identity.UserID,
-			Action: AuditViewSeeker, TargetID: string(sk.UserID), Data: string(data)})
+			Action: AuditViewSeeker, TargetID: string(id), Data: string(data)})
 		if err != nil {
 			httpx.Fail(c, err)
 			return false

@@ -263,6 +263,29 @@ func TestAdvisorPermissions(t *testing.T) {
 		if audit, _ := db.RoomAudit(ctx, fb.room, 0, 100); len(audit) != 0 {
 			t.Fatalf("room B audit has %d entries", len(audit))
 		}
+		// A second advisor of A sees nothing of the first one's thread, and the
+		// seeker may reply only to the advisor who wrote.
+		adv2ID, adv2Tok := staffUser(t, db, "advisorA2")
+		assignAdvisor(t, db, fa.room, adv2ID)
+		s.ok(call{method: "POST", path: rp(fa.room, "/messages/direct"), token: advTok,
+			body: `{"to":"` + string(fa.seekers[0]) + `","text":"private"}`}, 201, nil)
+		var thread struct{ Messages []store.DirectMessage }
+		s.ok(call{method: "GET", path: rp(fa.room, "/messages/direct?with="+string(fa.seekers[0])), token: adv2Tok}, 200, &thread)
+		if len(thread.Messages) != 0 {
+			t.Fatalf("second advisor reads the first one's thread: %+v", thread.Messages)
+		}
+		s.fails(call{method: "POST", path: rp(fa.room, "/messages/direct"), token: seekerA,
+			body: `{"to":"` + string(adv2ID) + `","text":"hi"}`}, 403, "forbidden")
+		s.ok(call{method: "GET", path: rp(fa.room, "/messages/direct?with="+string(fa.seekers[0])), token: advTok}, 200, &thread)
+		if len(thread.Messages) != 1 || thread.Messages[0].Text != "private" {
+			t.Fatalf("advisor's thread: %+v", thread.Messages)
+		}
+		s.fails(call{method: "GET", path: rp(fa.room, "/messages/direct?with=x"), token: advTok}, 400, "invalid_id")
+		audit, _ = db.RoomAudit(ctx, fa.room, 0, 100)
+		if audit[0].Action != advisor.AuditViewSeeker || audit[0].TargetID != string(fa.seekers[0]) || !strings.Contains(audit[0].Data, "messages") {
+			t.Fatalf("thread read not audited: %+v", audit[0])
+		}
+
 		// The host of A may read follow-ups (ActAdvise) but the host of B may not.
 		s.ok(call{method: "GET", path: rp(fa.room, "/followups"), token: fa.host}, 200, &list)
 		if len(list.Followups) != 1 {
