@@ -87,12 +87,12 @@ func (s *Service) Routes(r gin.IRouter) {
 // per-account limit. It aborts with 429 and returns false when exceeded.
 func (s *Service) limit(c *gin.Context, account string) bool {
 	now := s.cfg.Now()
-	if ok, wait := s.ipLim.allow(c.ClientIP(), now); !ok {
+	if ok, wait := s.ipLim.Allow(c.ClientIP(), now); !ok {
 		httpx.Fail(c, live.RateLimited(wait))
 		return false
 	}
 	if account != "" {
-		if ok, wait := s.acctLim.allow(account, now); !ok {
+		if ok, wait := s.acctLim.Allow(account, now); !ok {
 			httpx.Fail(c, live.RateLimited(wait))
 			return false
 		}
@@ -308,7 +308,7 @@ func (s *Service) handleApplications(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit, offset, err := Page(c)
+	limit, offset, err := httpx.ParsePage(c)
 	if err != nil {
 		httpx.Fail(c, err)
 		return
@@ -324,25 +324,4 @@ func (s *Service) handleApplications(c *gin.Context) {
 		resp.NextOffset = &next
 	}
 	c.JSON(http.StatusOK, resp)
-}
-
-// Page parses the limit (1–200, default 50) and offset (≥ 0) query
-// parameters, returning an Invalid *live.Error for anything else.
-func Page(c *gin.Context) (limit, offset int, err error) {
-	limit = store.DefaultPage
-	if v := c.Query("limit"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > store.MaxPage {
-			return 0, 0, field("invalid_query", "limit", "limit must be a number from 1 to 200")
-		}
-		limit = n
-	}
-	if v := c.Query("offset"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 || n > 1_000_000 {
-			return 0, 0, field("invalid_query", "offset", "offset must be a number from 0")
-		}
-		offset = n
-	}
-	return limit, offset, nil
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,26 +51,6 @@ func TestHasherCapsConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-}
-
-func TestKeyedLimiterBounded(t *testing.T) {
-	k := newKeyedLimiter(Limit{Every: time.Minute, Burst: 1}, 100)
-	now := time.Now()
-	for i := 0; i < 1000; i++ {
-		k.allow(strconv.Itoa(i), now)
-	}
-	if k.size() != 100 {
-		t.Fatalf("size %d, want 100", k.size())
-	}
-	if ok, _ := k.allow("999", now); ok {
-		t.Fatal("second hit on a fresh key allowed")
-	}
-	if ok, wait := k.allow("999", now); ok || wait <= 0 || wait > time.Minute {
-		t.Fatalf("wait %v", wait)
-	}
-	if ok, _ := k.allow("999", now.Add(time.Minute)); !ok {
-		t.Fatal("refill not applied")
-	}
 }
 
 // FuzzVerify: malformed stored hashes never panic and never verify.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"jobcast/internal/ratelimit"
 	"jobcast/live"
 	"jobcast/store"
 )
@@ -50,8 +51,8 @@ type Service struct {
 	cfg     Config
 	admins  map[string]bool
 	hasher  *hasher
-	ipLim   *keyedLimiter
-	acctLim *keyedLimiter
+	ipLim   *ratelimit.Keyed
+	acctLim *ratelimit.Keyed
 	csrf    *http.CrossOriginProtection
 	// dummy is a valid hash checked when a login names an unknown account,
 	// so that such a login costs as much as a real one.
@@ -84,8 +85,8 @@ func New(db *store.DB, cfg Config) (*Service, error) {
 		cfg:     cfg,
 		admins:  map[string]bool{},
 		hasher:  newHasher(cfg.Hash, cfg.MaxConcurrentHashes),
-		ipLim:   newKeyedLimiter(cfg.IPLimit, cfg.LimiterKeys),
-		acctLim: newKeyedLimiter(cfg.AccountLimit, cfg.LimiterKeys),
+		ipLim:   ratelimit.New(cfg.IPLimit, cfg.LimiterKeys),
+		acctLim: ratelimit.New(cfg.AccountLimit, cfg.LimiterKeys),
 		csrf:    http.NewCrossOriginProtection(),
 	}
 	for _, e := range cfg.AdminEmails {

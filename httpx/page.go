@@ -18,10 +18,20 @@ const (
 // Page reads ?limit= and ?offset=, aborting with 400 invalid_query (and
 // returning false) when either is malformed or out of range.
 func Page(c *gin.Context) (limit, offset int, ok bool) {
-	limit = DefaultPage
-	bad := func(field, msg string) (int, int, bool) {
-		Fail(c, &live.Error{Kind: live.KindInvalid, Code: "invalid_query", Message: msg, Fields: []string{field}})
+	limit, offset, err := ParsePage(c)
+	if err != nil {
+		Fail(c, err)
 		return 0, 0, false
+	}
+	return limit, offset, true
+}
+
+// ParsePage reads ?limit= and ?offset= and returns an invalid_query
+// *live.Error when either is malformed or out of range.
+func ParsePage(c *gin.Context) (limit, offset int, err error) {
+	limit = DefaultPage
+	bad := func(field, msg string) (int, int, error) {
+		return 0, 0, &live.Error{Kind: live.KindInvalid, Code: "invalid_query", Message: msg, Fields: []string{field}}
 	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -37,7 +47,7 @@ func Page(c *gin.Context) (limit, offset int, ok bool) {
 		}
 		offset = n
 	}
-	return limit, offset, true
+	return limit, offset, nil
 }
 
 // NextOffset is the next_offset of a page: nil on the last page.

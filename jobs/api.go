@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -327,7 +326,7 @@ func filter(c *gin.Context) (store.JobFilter, error) {
 		return f, badQuery("q", "q is at most 100 characters")
 	}
 	var err error
-	f.Limit, f.Offset, err = Page(c)
+	f.Limit, f.Offset, err = httpx.ParsePage(c)
 	return f, err
 }
 
@@ -341,26 +340,6 @@ func validTag(t string) bool {
 		}
 	}
 	return true
-}
-
-// Page parses the limit (1–200, default 50) and offset query parameters.
-func Page(c *gin.Context) (limit, offset int, err error) {
-	limit = store.DefaultPage
-	if v := c.Query("limit"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > store.MaxPage {
-			return 0, 0, badQuery("limit", "limit must be a number from 1 to 200")
-		}
-		limit = n
-	}
-	if v := c.Query("offset"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 || n > 1_000_000 {
-			return 0, 0, badQuery("offset", "offset must be a number from 0")
-		}
-		offset = n
-	}
-	return limit, offset, nil
 }
 
 // visibleJob loads a job the caller may see: open jobs are public; closed

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -146,7 +145,7 @@ func (s *Service) listRooms(c *gin.Context) {
 		f.OrgID = org
 	}
 	var err error
-	if f.Limit, f.Offset, err = page(c); err != nil {
+	if f.Limit, f.Offset, err = httpx.ParsePage(c); err != nil {
 		httpx.Fail(c, err)
 		return
 	}
@@ -164,28 +163,6 @@ func (s *Service) listRooms(c *gin.Context) {
 		resp.NextOffset = &n
 	}
 	c.JSON(http.StatusOK, resp)
-}
-
-func page(c *gin.Context) (limit, offset int, err error) {
-	limit = store.DefaultPage
-	bad := func(f, m string) error {
-		return &live.Error{Kind: live.KindInvalid, Code: "invalid_query", Message: m, Fields: []string{f}}
-	}
-	if v := c.Query("limit"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > store.MaxPage {
-			return 0, 0, bad("limit", "limit must be a number from 1 to 200")
-		}
-		limit = n
-	}
-	if v := c.Query("offset"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 || n > 1_000_000 {
-			return 0, 0, bad("offset", "offset must be a number from 0")
-		}
-		offset = n
-	}
-	return limit, offset, nil
 }
 
 // snapshotResp is the public room snapshot plus the caller's role.
