@@ -63,6 +63,13 @@ type Broker interface {
 	// (refreshed within the broker's presence TTL).
 	Presence(ctx context.Context, room live.RoomID, local int) (int, error)
 
+	// Throttle takes one token from the bucket named key, shared by every
+	// node: one token per every, at most burst saved up (GCRA). It returns
+	// 0 when the token was taken, else how long until one is available.
+	// Chat rate limits and slow mode use it so that a user's limit holds
+	// across all the nodes they are connected to.
+	Throttle(ctx context.Context, key string, every time.Duration, burst int) (time.Duration, error)
+
 	// Ping checks that the backend answers (for /readyz).
 	Ping(ctx context.Context) error
 }

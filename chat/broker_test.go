@@ -287,3 +287,35 @@ func TestBrokerContract(t *testing.T) {
 		})
 	}
 }
+
+func TestBrokerThrottle(t *testing.T) {
+	ctx := context.Background()
+	for _, kind := range brokerKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			node := kind.make(t, HistoryConfig{})
+			a, b := node(), node()
+			key := "rate:" + string(live.NewID[live.UserID]())
+			// Burst 3 shared by both nodes, then one per second.
+			for i, n := range []Broker{a, b, a} {
+				if wait, err := n.Throttle(ctx, key, time.Second, 3); err != nil || wait != 0 {
+					t.Fatalf("token %d refused: %v %v", i, wait, err)
+				}
+			}
+			wait, err := b.Throttle(ctx, key, time.Second, 3)
+			if err != nil || wait <= 0 || wait > time.Second {
+				t.Fatalf("4th token: wait %v err %v", wait, err)
+			}
+			slow := "slow:" + key
+			if wait, _ := a.Throttle(ctx, slow, 200*time.Millisecond, 1); wait != 0 {
+				t.Fatal("first slow-mode token refused")
+			}
+			if wait, _ := b.Throttle(ctx, slow, 200*time.Millisecond, 1); wait == 0 {
+				t.Fatal("slow mode not shared across nodes")
+			}
+			time.Sleep(250 * time.Millisecond)
+			if wait, _ := b.Throttle(ctx, slow, 200*time.Millisecond, 1); wait != 0 {
+				t.Fatalf("slow-mode token after the interval refused: %v", wait)
+			}
+		})
+	}
+}

@@ -25,9 +25,8 @@ type conn struct {
 	room live.RoomID
 
 	// fixed at upgrade
-	id     live.Identity
-	user   live.UserID
-	limits *userLimits
+	id   live.Identity
+	user live.UserID
 	// acc is what the user is in the room, for routing targeted events
 	// (staff, org members). Loaded at upgrade, refreshed on every chat
 	// message and on RefreshAccess; read by the hub.

@@ -171,7 +171,6 @@ func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess,
 		frames: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), 2*int(s.cfg.FrameRate)),
 	}
 	c.setAccess(acc)
-	c.limits = s.userLimits(c.user)
 	s.connsMu.Lock()
 	s.conns[c] = struct{}{}
 	s.connsMu.Unlock()
@@ -192,7 +191,6 @@ func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess,
 		delete(s.conns, c)
 		s.connsMu.Unlock()
 		s.m.connections.Dec()
-		s.releaseUserLimits(c.user, c.limits)
 	}
 	h, err := s.acquire(room.ID)
 	if err != nil {

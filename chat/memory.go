@@ -30,7 +30,8 @@ type memState struct {
 	rooms map[live.RoomID]*memRoom
 	nodes map[*MemoryBroker]bool
 	now   func() time.Time
-	ops   int // room lookups since the last sweep
+	ops   int                  // room lookups since the last sweep
+	tats  map[string]time.Time // Throttle buckets: theoretical arrival time
 }
 
 type memRoom struct {
@@ -51,7 +52,7 @@ type memPresence struct {
 // NewMemoryBroker returns an in-process broker with history bounded by cfg
 // (zero fields take defaults).
 func NewMemoryBroker(cfg HistoryConfig) *MemoryBroker {
-	st := &memState{cfg: cfg.withDefaults(), rooms: map[live.RoomID]*memRoom{}, nodes: map[*MemoryBroker]bool{}, now: time.Now}
+	st := &memState{cfg: cfg.withDefaults(), rooms: map[live.RoomID]*memRoom{}, nodes: map[*MemoryBroker]bool{}, now: time.Now, tats: map[string]time.Time{}}
 	return st.newNode()
 }
 
@@ -99,6 +100,11 @@ func (st *memState) sweep(now time.Time) {
 		}
 		if now.Sub(last) > st.cfg.MetaTTL && len(r.presence) == 0 {
 			delete(st.rooms, id)
+		}
+	}
+	for k, tat := range st.tats {
+		if tat.Before(now) {
+			delete(st.tats, k)
 		}
 	}
 }
@@ -289,6 +295,32 @@ func (b *MemoryBroker) Presence(ctx context.Context, room live.RoomID, local int
 		total += p.n
 	}
 	return total, nil
+}
+
+// Throttle implements Broker (GCRA, same arithmetic as the Redis script).
+func (b *MemoryBroker) Throttle(ctx context.Context, key string, every time.Duration, burst int) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	every = max(every, time.Millisecond)
+	burst = max(burst, 1)
+	st := b.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	now := st.now()
+	if st.ops++; st.ops >= 4096 {
+		st.sweep(now)
+	}
+	tat := st.tats[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	next := tat.Add(every)
+	if allowAt := next.Add(-every * time.Duration(burst)); allowAt.After(now) {
+		return allowAt.Sub(now), nil
+	}
+	st.tats[key] = next
+	return 0, nil
 }
 
 // Ping implements Broker; the in-process broker is always reachable.

@@ -3,53 +3,13 @@ package chat
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"golang.org/x/time/rate"
 
 	"jobcast/live"
 )
-
-// userLimits are one user's chat limits on this node, shared by the user's
-// connections: the rate limiter and the time of the last accepted message
-// (slow mode).
-type userLimits struct {
-	refs int // guarded by Service.limitsMu
-
-	mu   sync.Mutex
-	lim  *rate.Limiter
-	last time.Time
-}
-
-func (s *Service) userLimits(user live.UserID) *userLimits {
-	if user == "" {
-		return nil
-	}
-	s.limitsMu.Lock()
-	defer s.limitsMu.Unlock()
-	l := s.limits[user]
-	if l == nil {
-		l = &userLimits{lim: rate.NewLimiter(rate.Limit(s.cfg.ChatRate), s.cfg.ChatBurst)}
-		s.limits[user] = l
-	}
-	l.refs++
-	return l
-}
-
-func (s *Service) releaseUserLimits(user live.UserID, l *userLimits) {
-	if l == nil {
-		return
-	}
-	s.limitsMu.Lock()
-	defer s.limitsMu.Unlock()
-	l.refs--
-	if l.refs == 0 && s.limits[user] == l {
-		delete(s.limits, user)
-	}
-}
 
 func pongEvent() []byte { return mustEphemeral(live.EvPong, struct{}{}) }
 
@@ -97,12 +57,19 @@ func (s *Service) chat(c *conn, m clientMessage) {
 		s.chatRefused(c, "invalid", "message_too_long", "a message is at most "+strconv.Itoa(s.cfg.MaxChatChars)+" characters", m.Nonce)
 		return
 	}
-	if !c.limits.lim.Allow() {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.BrokerTimeout)
+	defer cancel()
+	// Limits are buckets in the broker, so they hold across every node the
+	// user is connected to.
+	every := time.Duration(float64(time.Second) / s.cfg.ChatRate)
+	if wait, err := s.broker.Throttle(ctx, "rate:"+string(c.user), every, s.cfg.ChatBurst); err != nil {
+		s.log.Error("chat: rate limit check failed", "room", c.room, "err", err)
+		s.chatRefused(c, "error", "unavailable", "chat is unavailable right now; try again", m.Nonce)
+		return
+	} else if wait > 0 {
 		s.chatRefused(c, "rate_limited", "rate_limited", "you are sending messages too fast; wait a moment", m.Nonce)
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.BrokerTimeout)
-	defer cancel()
 	room, acc, err := s.rooms.Access(ctx, c.room, c.id)
 	if err != nil {
 		if e, ok := live.AsError(err); ok {
@@ -135,9 +102,12 @@ func (s *Service) chat(c *conn, m clientMessage) {
 		return
 	}
 	if slow := time.Duration(set.SlowModeSeconds) * time.Second; slow > 0 && !staff {
-		c.limits.mu.Lock()
-		wait := slow - now.Sub(c.limits.last)
-		c.limits.mu.Unlock()
+		wait, err := s.broker.Throttle(ctx, "slow:"+string(c.room)+":"+string(c.user), slow, 1)
+		if err != nil {
+			s.log.Error("chat: slow mode check failed", "room", c.room, "err", err)
+			s.chatRefused(c, "error", "unavailable", "chat is unavailable right now; try again", m.Nonce)
+			return
+		}
 		if wait > 0 {
 			secs := int((wait + time.Second - 1) / time.Second)
 			s.chatRefused(c, "slow_mode", "slow_mode", "slow mode: wait "+strconv.Itoa(secs)+" s before your next message", m.Nonce)
@@ -160,8 +130,5 @@ func (s *Service) chat(c *conn, m clientMessage) {
 		s.chatRefused(c, "error", "unavailable", "your message could not be sent; try again", m.Nonce)
 		return
 	}
-	c.limits.mu.Lock()
-	c.limits.last = now
-	c.limits.mu.Unlock()
 	s.m.chat.WithLabelValues("sent").Inc()
 }

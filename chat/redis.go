@@ -321,5 +321,14 @@ func (b *RedisBroker) Presence(ctx context.Context, room live.RoomID, local int)
 	return int(n), nil
 }
 
+// Throttle implements Broker.
+func (b *RedisBroker) Throttle(ctx context.Context, key string, every time.Duration, burst int) (time.Duration, error) {
+	wait, err := throttleScript.Run(ctx, b.rdb, []string{b.opt.Prefix + "thr:" + key}, max(every.Milliseconds(), 1), max(burst, 1)).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("chat: redis throttle: %w", err)
+	}
+	return time.Duration(wait) * time.Millisecond, nil
+}
+
 // Ping implements Broker.
 func (b *RedisBroker) Ping(ctx context.Context) error { return b.rdb.Ping(ctx).Err() }

@@ -133,3 +133,23 @@ if total > 0 then
 end
 return total
 `)
+
+// throttleScript is a GCRA token bucket on Redis' clock: KEYS[1] holds the
+// theoretical arrival time in ms; ARGV[1] ms per token, ARGV[2] burst.
+// It returns 0 (token taken) or the ms until one is available.
+var throttleScript = redis.NewScript(`
+local every, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('get', KEYS[1]) or '0')
+if tat < now then
+  tat = now
+end
+local newtat = tat + every
+local allowat = newtat - every * burst
+if allowat > now then
+  return allowat - now
+end
+redis.call('set', KEYS[1], newtat, 'PX', newtat - now)
+return 0
+`)

@@ -19,8 +19,8 @@ type Config struct {
 	AllowedOrigins []string
 
 	MaxChatChars int      // characters per chat message [500]
-	ChatRate     float64  // chat messages per second per user [1]
-	ChatBurst    int      // burst per user [3]
+	ChatRate     float64  // chat messages per second per user, all nodes [1]
+	ChatBurst    int      // burst per user, all nodes [3]
 	ScamPhrases  []string // extra phrases held for moderators
 	// FrameRate caps client frames per second per connection (burst
 	// twice that); a flood closes with 1008 [10].
@@ -101,9 +101,6 @@ type Service struct {
 	conns   map[*conn]struct{}
 	closed  bool
 
-	limitsMu sync.Mutex
-	limits   map[live.UserID]*userLimits
-
 	kickMu   sync.Mutex
 	onKicks  []live.Kicked
 	kicks    []Notice // pending OnKick calls
@@ -131,7 +128,7 @@ func New(cfg Config, broker Broker, sessions live.Sessions, rooms live.Rooms, sn
 		cfg: cfg, broker: broker, sessions: sessions, rooms: rooms, snaps: snaps, log: log,
 		m:   newMetrics(cfg.Registerer, broker),
 		ctx: ctx, cancel: cancel,
-		hubs: map[live.RoomID]*hub{}, conns: map[*conn]struct{}{}, limits: map[live.UserID]*userLimits{},
+		hubs: map[live.RoomID]*hub{}, conns: map[*conn]struct{}{},
 		runDone: make(chan struct{}), kickWake: make(chan struct{}, 1),
 	}
 }
