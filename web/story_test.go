@@ -143,6 +143,8 @@ func routeMissing(t *testing.T, base, method, path string) bool {
 type actor struct {
 	t       *testing.T
 	name    string
+	lang    string
+	shots   string // where register writes a screenshot of the sign-in page ("" = none)
 	ctx     context.Context
 	console *consoleLog
 	base    string
@@ -150,7 +152,7 @@ type actor struct {
 
 func newActor(t *testing.T, browser context.Context, base, name, lang string) *actor {
 	ctx, console := newTab(t, browser)
-	a := &actor{t: t, name: name, ctx: ctx, console: console, base: base}
+	a := &actor{t: t, name: name, lang: lang, ctx: ctx, console: console, base: base}
 	a.do(chromedp.Navigate(base + "/static/css/app.css"))
 	eval[chromedp.Void](t, ctx, `localStorage.setItem('jobcast.lang', '`+lang+`')`)
 	return a
@@ -194,6 +196,10 @@ func (a *actor) str(expr string) string {
 func (a *actor) register(name, email, next string) {
 	a.t.Helper()
 	a.open("/signin?next=" + next)
+	if a.shots != "" {
+		a.shoot(a.shots, a.lang+"-signin")
+		a.shots = ""
+	}
 	a.set("#rg-name", name)
 	a.set("#rg-email", email)
 	a.set("#rg-password", "correct horse battery")
@@ -268,6 +274,7 @@ func story(t *testing.T, browser context.Context, base, lang, dir string) {
 	moderator := newActor(t, browser, base, "moderator", lang)
 
 	// Accounts. The moderator and seeker exist before the employer needs them.
+	moderator.shots = dir
 	moderator.register("Moderator "+tag, "mod-"+tag+"@example.test", "/")
 	shot(moderator, "rooms-empty")
 	seeker.register(seekerName, "seeker-"+tag+"@example.test", "/profile")
