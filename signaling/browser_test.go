@@ -25,22 +25,23 @@ func pagesServer(t *testing.T, dir string) *httptest.Server {
 // from the WHEP request to the first decoded frame is logged. Run with VP8
 // (Chromium's default) and with H.264 preferred.
 func TestBrowserPublishAndPlay(t *testing.T) {
+	b := browsertest.New(t, browsertest.Options{FakeFPS: 30, Timeout: 240 * time.Second})
 	for _, codec := range []string{"vp8", "h264"} {
-		t.Run(codec, func(t *testing.T) { browserPublishAndPlay(t, codec) })
+		t.Run(codec, func(t *testing.T) { browserPublishAndPlay(t, b, codec) })
 	}
 }
 
-func browserPublishAndPlay(t *testing.T, codec string) {
+func browserPublishAndPlay(t *testing.T, b *browsertest.Browser, codec string) {
 	pages := pagesServer(t, "testdata")
 	e := newEnv(t, func(c *Config) { c.AllowedOrigins = []string{pages.URL} })
 	room := e.rooms.add("browser-key")
-	b := browsertest.New(t, browsertest.Options{FakeFPS: 30, Timeout: 90 * time.Second})
 
-	pubTab := b.Tab("publisher")
+	pubTab := b.Tab(codec + " publisher")
+	t.Cleanup(func() { _ = browsertest.CloseTab(pubTab) })
 	if err := browsertest.Navigate(pubTab, pages.URL+"/publish.html"); err != nil {
 		t.Fatal(err)
 	}
-	if err := browsertest.WaitFor(pubTab, "window.ready === true", 10*time.Second); err != nil {
+	if err := browsertest.WaitFor(pubTab, "window.ready === true", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	loc, err := browsertest.Eval[string](pubTab, `publish("`+e.url+`/api/rooms/`+string(room)+`/whip", "browser-key", "`+codec+`")`)
@@ -51,19 +52,20 @@ func browserPublishAndPlay(t *testing.T, codec string) {
 		t.Fatalf("browser WHIP publish: %v", err)
 	}
 	t.Logf("publisher session %s…", loc[:len(e.url)+20])
-	eventually(t, 10*time.Second, "publisher connected", func() bool { return e.srv.m.publishers.Load() == 1 && e.rooms.status(room) == live.RoomLive })
+	eventually(t, 20*time.Second, "publisher connected", func() bool { return e.srv.m.publishers.Load() == 1 && e.rooms.status(room) == live.RoomLive })
 
-	playTab := b.Tab("player")
+	playTab := b.Tab(codec + " player")
+	t.Cleanup(func() { _ = browsertest.CloseTab(playTab) })
 	if err := browsertest.Navigate(playTab, pages.URL+"/play.html"); err != nil {
 		t.Fatal(err)
 	}
-	if err := browsertest.WaitFor(playTab, "window.ready === true", 10*time.Second); err != nil {
+	if err := browsertest.WaitFor(playTab, "window.ready === true", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := browsertest.Eval[string](playTab, `play("`+e.url+`/api/rooms/`+string(room)+`/whep", "")`); err != nil {
 		t.Fatalf("browser WHEP play: %v", err)
 	}
-	took, err := browsertest.WaitDecodedFrames(playTab, "video", 30, 20*time.Second)
+	took, err := browsertest.WaitDecodedFrames(playTab, "video", 30, 45*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +86,5 @@ func browserPublishAndPlay(t *testing.T, codec string) {
 	if st, err := browsertest.Eval[int](pubTab, `stop()`); err != nil || st != 200 {
 		t.Fatalf("publisher DELETE: %d %v", st, err)
 	}
-	eventually(t, 5*time.Second, "room ended", func() bool { return e.rooms.status(room) == live.RoomEnded })
+	eventually(t, 15*time.Second, "room ended", func() bool { return e.rooms.status(room) == live.RoomEnded })
 }

@@ -89,19 +89,19 @@ func TestThirdPartyClients(t *testing.T) {
 	pages := pagesServer(t, "testdata")
 	e := newEnv(t, func(c *Config) { c.AllowedOrigins = []string{pages.URL} })
 	room := e.rooms.add("eyevinn-key")
-	b := browsertest.New(t, browsertest.Options{FakeFPS: 30, Timeout: 90 * time.Second})
+	b := browsertest.New(t, browsertest.Options{FakeFPS: 30, Timeout: 180 * time.Second})
 
 	pubTab := b.Tab("whip-web-client")
 	if err := browsertest.Navigate(pubTab, pages.URL+"/thirdparty-publish.html"); err != nil {
 		t.Fatal(err)
 	}
-	if err := browsertest.WaitFor(pubTab, "window.ready === true", 10*time.Second); err != nil {
+	if err := browsertest.WaitFor(pubTab, "window.ready === true", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := browsertest.Eval[string](pubTab, `start("`+e.url+`/api/rooms/`+string(room)+`/whip", "eyevinn-key")`); err != nil {
 		t.Fatalf("whip-web-client ingest: %v", err)
 	}
-	eventually(t, 15*time.Second, "publisher media flowing", func() bool {
+	eventually(t, 30*time.Second, "publisher media flowing", func() bool {
 		e.srv.mu.Lock()
 		defer e.srv.mu.Unlock()
 		for _, s := range e.srv.byID {
@@ -121,13 +121,13 @@ func TestThirdPartyClients(t *testing.T) {
 	if err := browsertest.Navigate(playTab, pages.URL+"/thirdparty-play.html"); err != nil {
 		t.Fatal(err)
 	}
-	if err := browsertest.WaitFor(playTab, "window.ready === true", 10*time.Second); err != nil {
+	if err := browsertest.WaitFor(playTab, "window.ready === true", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := browsertest.Eval[bool](playTab, `start("`+e.url+`/api/rooms/`+string(room)+`/whep")`); err != nil {
 		t.Fatalf("webrtc-player load: %v", err)
 	}
-	took, err := browsertest.WaitDecodedFrames(playTab, "video", 30, 25*time.Second)
+	took, err := browsertest.WaitDecodedFrames(playTab, "video", 30, 45*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +136,9 @@ func TestThirdPartyClients(t *testing.T) {
 	if _, err := browsertest.Eval[bool](playTab, `stop()`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "player's DELETE", func() bool { return e.srv.m.viewers.Load() == 0 })
+	eventually(t, 15*time.Second, "player's DELETE", func() bool { return e.srv.m.viewers.Load() == 0 })
 	if _, err := browsertest.Eval[bool](pubTab, `stop()`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "room ended by the client's DELETE", func() bool { return e.rooms.status(room) == live.RoomEnded })
+	eventually(t, 15*time.Second, "room ended by the client's DELETE", func() bool { return e.rooms.status(room) == live.RoomEnded })
 }

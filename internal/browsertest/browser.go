@@ -205,3 +205,7 @@ func exceptionDesc(d *runtime.ExceptionDetails) string {
 	}
 	return ""
 }
+
+// CloseTab closes a tab opened by Browser.Tab (its page, media devices and
+// peer connections go with it). The browser stays up.
+func CloseTab(ctx context.Context) error { return chromedp.Cancel(ctx) }
