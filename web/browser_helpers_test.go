@@ -257,9 +257,15 @@ func screenshot(t testing.TB, ctx context.Context, dir, name string, width, heig
 	}
 }
 
-// waitJS polls a JavaScript condition until it is true or the timeout ends.
+// waitSlack multiplies every wait: the timeouts only bound failures, and a
+// machine shared by many test processes (CI has 2 cores) can be slow.
+const waitSlack = 3
+
+// waitJS polls a JavaScript condition until it is true or the timeout
+// (times waitSlack) ends.
 func waitJS(t testing.TB, ctx context.Context, expr string, timeout time.Duration) {
 	t.Helper()
+	timeout *= waitSlack
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
