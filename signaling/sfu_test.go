@@ -158,3 +158,34 @@ func TestH264AndCodecChange(t *testing.T) {
 	v2, _ := watch(t, e.url, room, "")
 	eventually(t, 5*time.Second, "VP8 at a new viewer", func() bool { return v2.keyframes.Load() > 0 })
 }
+
+// Close with live sessions closes every peer connection, keeps the room
+// live (its publisher may come back on another node) and leaks nothing
+// (goleak checks the package at the end).
+func TestCloseWithLiveSessions(t *testing.T) {
+	e := newEnv(t, nil)
+	room := e.rooms.add("k")
+	pub, _ := publish(t, e.url, room, "k")
+	v, _ := watch(t, e.url, room, "")
+	if pub == nil || v == nil {
+		t.Fatal("setup failed")
+	}
+	eventually(t, 5*time.Second, "video", func() bool { return v.video.Load() > 5 })
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-v.gone:
+	case <-time.After(15 * time.Second):
+		t.Fatal("viewer still connected after Close")
+	}
+	if n := len(e.srv.byID); n != 0 {
+		t.Fatalf("%d sessions after Close", n)
+	}
+	if e.rooms.status(room) != live.RoomLive {
+		t.Fatalf("Close changed the room to %s", e.rooms.status(room))
+	}
+	if a := do(t, "POST", e.url+"/api/rooms/"+string(room)+"/whep", "", "application/sdp", viewerOffer(t)); a.status != 503 {
+		t.Fatalf("WHEP after Close: %d %s", a.status, a.body)
+	}
+}
