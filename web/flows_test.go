@@ -103,7 +103,7 @@ func TestChatRecovery(t *testing.T) {
 			t.Fatalf("connection %d never came", i+1)
 		}
 	}
-	waitJS(t, ctx, `[...document.querySelectorAll('.chat-list .text')].map(e => e.textContent).join(',') === 'm6,m7,m9,m10,m12,m13'`, 5*time.Second)
+	waitJS(t, ctx, `[...document.querySelectorAll('#chat .chat-list .text')].map(e => e.textContent).join(',') === 'm6,m7,m9,m10,m12,m13'`, 5*time.Second)
 	if msgs := console.take(visitor401); len(msgs) > 0 {
 		t.Errorf("console:\n  %s", strings.Join(msgs, "\n  "))
 	}

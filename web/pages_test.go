@@ -132,6 +132,12 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 		jsonOK(w, map[string]any{"held": []any{map[string]any{"id": "0193b1f0-0000-7000-8000-00000000f001", "status": "pending", "reason": "asks for money",
 			"message": map[string]any{"id": "0193b1f0-0000-7000-8000-00000000f001", "user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}}}})
 	})
+	mux.HandleFunc("GET /api/rooms/{id}/messages/direct", func(w http.ResponseWriter, r *http.Request) {
+		jsonOK(w, map[string]any{"messages": []any{
+			map[string]any{"id": "d1", "from_id": r.URL.Query().Get("with"), "text": "Hello, I can help you prepare for interviews.", "created_at": "2026-03-01T02:05:00Z"},
+			map[string]any{"id": "d2", "from_id": fakeUser, "text": "Thank you!", "created_at": "2026-03-01T02:06:00Z"},
+		}})
+	})
 	mux.HandleFunc("GET /api/rooms/{id}/bans", func(w http.ResponseWriter, r *http.Request) {
 		jsonOK(w, map[string]any{"bans": []any{map[string]any{"user_id": "u4", "name": "Troll", "reason": "spam", "created_at": "2026-03-01T02:00:00Z"}}})
 	})
@@ -166,6 +172,13 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 			if err := c.WriteMessage(websocket.TextMessage, batch); err != nil {
 				return
 			}
+			_ = c.WriteJSON(map[string]any{"type": "recommendations", "at": now, "data": map[string]any{"room_id": fakeRoom, "complete": true, "count": 2,
+				"jobs": []any{
+					map[string]any{"card": shelf[1], "room_id": fakeRoom, "score": 50, "reasons": []any{map[string]any{"code": "on_shelf"}, map[string]any{"code": "graduate"}}},
+					map[string]any{"card": card("0193b1f0-0000-7000-8000-00000000c009", "Call-centre agent", []string{"accessible", "remote"}), "room_id": fakeRoom2, "score": 40,
+						"reasons": []any{map[string]any{"code": "accessible"}, map[string]any{"code": "same_city", "value": "Shenzhen"}, map[string]any{"code": "open_elsewhere"}}},
+				}}})
+			_ = c.WriteJSON(map[string]any{"type": "dm", "at": now, "data": map[string]any{"id": "d1", "room_id": fakeRoom, "from_id": "0193b1f0-0000-7000-8000-00000000d009", "seeker_id": fakeUser}})
 			_ = c.WriteJSON(map[string]any{"type": "chat.held", "at": now, "data": map[string]any{"message": map[string]any{"id": "0193b1f0-0000-7000-8000-00000000f001", "user_id": "u3", "name": "Scammer", "text": "Pay a 500 yuan deposit to reserve"}, "reason": "asks for money"}})
 			for {
 				var m map[string]any
@@ -221,8 +234,8 @@ func TestPagesInBrowser(t *testing.T) {
 		readyJS    string // extra condition after body[data-ready]
 	}{
 		{"rooms", "/", false, `document.querySelectorAll('.room-item').length === 2`},
-		{"watch", "/rooms/" + fakeRoom, true, `!document.getElementById('mod').hidden && document.querySelectorAll('.chat-list > li').length === 2 && document.querySelectorAll('#held > li').length === 1 && document.querySelectorAll('#bans > li').length === 1`},
-		{"watch-visitor", "/rooms/" + fakeRoom, false, `document.querySelectorAll('.chat-list > li').length === 2`},
+		{"watch", "/rooms/" + fakeRoom, true, `!document.getElementById('mod').hidden && document.querySelectorAll('#chat .chat-list > li').length === 2 && document.querySelectorAll('#held > li').length === 1 && document.querySelectorAll('#bans > li').length === 1 && document.querySelectorAll('#recs-list > li').length === 2 && document.querySelectorAll('#dm-list > li').length === 2`},
+		{"watch-visitor", "/rooms/" + fakeRoom, false, `document.querySelectorAll('#chat .chat-list > li').length === 2`},
 		{"studio", "/studio/" + fakeRoom, true, `document.querySelectorAll('#shelf > li').length === 2 && document.getElementById('camera').options.length > 0`},
 		{"dashboard", "/dashboard", true, `document.querySelectorAll('#apps-body tr').length === 2 && document.querySelectorAll('#summary svg').length === 2`},
 		{"signin", "/signin", false, `true`},

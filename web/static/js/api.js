@@ -305,7 +305,15 @@ export const api = {
       (v) => (v && v.application ? v.application : v),
     ),
   /** @param {string} room */
-  help: (room) => request('POST', `/api/rooms/${enc(room)}/help`),
+  help: (room) => request('POST', `/api/rooms/${enc(room)}/help`, {}),
+  /**
+   * The caller's private thread with one advisor of the room, oldest first.
+   * @param {string} room @param {string} withUser
+   * @returns {Promise<{id:string,from_id:string,text:string,created_at:string}[]>}
+   */
+  thread: async (room, withUser) => list(await request('GET', `/api/rooms/${enc(room)}/messages/direct` + query({ with: withUser, limit: '50' })), 'messages'),
+  /** @param {string} room @param {string} to @param {string} text */
+  sendDirect: (room, to, text) => request('POST', `/api/rooms/${enc(room)}/messages/direct`, { to, text }),
   /** @param {string} org @param {{job?:string,room?:string,status?:string}} f @returns {Promise<Application[]>} */
   applications: async (org, f) => list(await request('GET', `/api/orgs/${enc(org)}/applications` + query(f)), 'applications'),
   /** @param {string} id @returns {Promise<Application>} */

@@ -307,6 +307,65 @@ function renderShelf(shelf) {
   forgetViews();
 }
 
+// ---- recommendations and the advisor's messages --------------------------
+
+const REASONS = ['accessible', 'same_city', 'remote', 'skill', 'graduate', 'no_experience', 'on_shelf', 'open_elsewhere'];
+
+/**
+ * Shows the jobs recommended to this seeker (the recommendations event).
+ * @param {{jobs?: {card: import('../api.js').JobCard, room_id: string, reasons?: {code: string, value?: string}[]}[]}} d
+ */
+function renderRecs(d) {
+  const ul = byId('recs-list');
+  ul.replaceChildren();
+  const jobs = (d.jobs || []).filter((j) => j && j.card);
+  byId('recs').hidden = !jobs.length;
+  for (const j of jobs) {
+    const here = j.room_id === roomID;
+    const v = here ? renderCard(j.card, false, 'rec') : jobCard(j.card, { headingLevel: 3, idPrefix: 'rec' });
+    const reasons = el('ul', { cls: 'reasons' });
+    for (const r of j.reasons || [])
+      if (REASONS.includes(r.code)) reasons.append(el('li', { i18n: 'recs.reason.' + r.code, args: { value: r.value || '' } }));
+    v.root.insertBefore(reasons, v.root.querySelector('.facts'));
+    if (!here && j.room_id) v.root.append(el('a', { cls: 'button secondary', attrs: { href: '/rooms/' + encodeURIComponent(j.room_id) }, i18n: 'recs.other_room' }));
+    ul.append(el('li', {}, v.root));
+  }
+  forgetViews();
+}
+
+/** advisor (or host) who wrote to this seeker, for replies */
+let advisorID = '';
+
+/** @param {string} withUser */
+async function loadThread(withUser) {
+  advisorID = withUser;
+  const msgs = await api.thread(roomID, withUser);
+  const ol = byId('dm-list');
+  ol.replaceChildren();
+  for (const m of msgs) {
+    const li = el('li', { cls: 'msg' + (me && m.from_id === me.user.id ? ' mine' : '') });
+    li.append(el('span', { cls: 'who', i18n: me && m.from_id === me.user.id ? 'dm.you' : 'dm.advisor' }), el('span', { cls: 'text', text: m.text }));
+    ol.append(li);
+  }
+  byId('dm').hidden = false;
+}
+
+byId('dm-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const input = /** @type {HTMLInputElement} */ (byId('dm-text'));
+  const st = byId('dm-status');
+  if (!advisorID || !input.value.trim()) return;
+  try {
+    await api.sendDirect(roomID, advisorID, input.value.trim());
+    input.value = '';
+    showError(st, null);
+    await loadThread(advisorID);
+  } catch (err) {
+    showError(st, err);
+    st.hidden = false;
+  }
+});
+
 // ---- help --------------------------------------------------------------
 
 const helpBtn = /** @type {HTMLButtonElement} */ (byId('help'));
@@ -582,6 +641,17 @@ const channel = new RoomChannel(roomID, {
         break;
       case 'error':
         chat.error(d.code || 'generic', d.message || '');
+        break;
+      case 'recommendations':
+        renderRecs(d);
+        break;
+      case 'dm':
+        // Ids only on the wire: the text is read through the API.
+        if (me && d.from_id && d.from_id !== me.user.id)
+          void loadThread(d.from_id).then(
+            () => announce('dm.announce'),
+            () => undefined,
+          );
         break;
     }
   },
