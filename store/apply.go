@@ -355,76 +355,87 @@ func (db *DB) DeleteDeliveredOutbox(ctx context.Context, cutoff time.Time) (int6
 	return res.RowsAffected()
 }
 
-// DeliverOutbox hands up to limit undelivered outbox rows, oldest first, to
-// deliver and marks the ones it accepted as delivered. On PostgreSQL the
-// rows stay locked (FOR UPDATE SKIP LOCKED) while deliver runs, so several
-// nodes relaying at once never hand out the same row twice; on SQLite the
-// single writer serializes relays. deliver returns how many items, from the
-// start, it delivered; the rest get their attempts counted and stay pending.
-// It returns how many rows were marked delivered.
+// outboxClaim is how long a relay owns the rows it claimed; if it dies
+// mid-delivery they become claimable again after it.
+const outboxClaim = 30 * time.Second
+
+func init() {
+	migrations = append(migrations, migration{Version: 3001, Name: "outbox claims", SQL: `
+ALTER TABLE outbox ADD COLUMN claimed_until BIGINT`})
+}
+
+// DeliverOutbox claims up to limit undelivered outbox rows, oldest first,
+// hands them to deliver outside any transaction, and marks the ones it
+// accepted as delivered. The claim is its own short write transaction
+// (FOR UPDATE SKIP LOCKED on PostgreSQL; the single writer on SQLite), so
+// relays on several nodes — or several handles on one SQLite file — never
+// hand out the same row twice, and no lock is held while deliver talks to
+// the broker. A relay that dies holding a claim loses it after 30 s.
+// deliver returns how many items, from the start, it delivered; the rest
+// are released with their attempt counted. It returns how many rows were
+// marked delivered.
 func (db *DB) DeliverOutbox(ctx context.Context, limit int, deliver func([]OutboxItem) int) (int, error) {
 	if limit <= 0 {
 		limit = 200
 	}
-	var done int
-	load := func(x q, lock string) ([]OutboxItem, error) {
+	lock := ""
+	if db.dialect == Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	var items []OutboxItem
+	err := db.tx(ctx, func(x q) error {
+		now := db.nowTime()
 		rows, err := x.query(ctx, `SELECT id, topic, COALESCE(room_id, ''), COALESCE(org_id, ''), COALESCE(user_id, ''),
-			payload, created_at FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT ?`+lock, limit)
+			payload, created_at FROM outbox WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)
+			ORDER BY id LIMIT ?`+lock, ts(now), limit)
 		if err != nil {
-			return nil, fmt.Errorf("store: reading outbox: %w", err)
+			return fmt.Errorf("store: reading outbox: %w", err)
 		}
-		defer rows.Close()
-		var items []OutboxItem
 		for rows.Next() {
 			var it OutboxItem
 			var at int64
 			if err := rows.Scan(&it.ID, &it.Topic, &it.RoomID, &it.OrgID, &it.UserID, &it.Payload, &at); err != nil {
-				return nil, fmt.Errorf("store: reading outbox: %w", err)
+				rows.Close()
+				return fmt.Errorf("store: reading outbox: %w", err)
 			}
 			it.At = fromTS(at)
 			items = append(items, it)
 		}
-		return items, mapErr(rows.Err())
-	}
-	// mark records the outcome in at most two statements whatever the
-	// batch size: the delivered prefix, and one more attempt for the rest.
-	mark := func(x q, items []OutboxItem, n int) error {
-		update := func(set string, args []any, part []OutboxItem) error {
-			if len(part) == 0 {
-				return nil
-			}
-			for _, it := range part {
-				args = append(args, it.ID)
-			}
-			ph := strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")
-			if _, err := x.exec(ctx, "UPDATE outbox SET "+set+" WHERE id IN ("+ph+")", args...); err != nil {
-				return fmt.Errorf("store: marking outbox: %w", err)
-			}
-			return nil
+		if err := rows.Close(); err != nil {
+			return mapErr(err)
 		}
-		if err := update("delivered_at = ?, attempts = attempts + 1", []any{ts(db.nowTime())}, items[:n]); err != nil {
-			return err
+		if err := rows.Err(); err != nil {
+			return mapErr(err)
 		}
-		return update("attempts = attempts + 1", nil, items[n:])
-	}
-	if db.dialect == Postgres {
-		err := db.tx(ctx, func(x q) error {
-			items, err := load(x, " FOR UPDATE SKIP LOCKED")
-			if err != nil || len(items) == 0 {
-				return err
-			}
-			done = clamp(deliver(items), len(items))
-			return mark(x, items, done)
-		})
-		return done, err
-	}
-	items, err := load(db.r(), "")
+		return updateOutbox(ctx, x, "claimed_until = ?", []any{ts(now.Add(outboxClaim))}, items)
+	})
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
-	done = clamp(deliver(items), len(items))
-	err = db.tx(ctx, func(x q) error { return mark(x, items, done) })
+	done := clamp(deliver(items), len(items))
+	err = db.tx(ctx, func(x q) error {
+		if err := updateOutbox(ctx, x, "delivered_at = ?, claimed_until = NULL, attempts = attempts + 1", []any{ts(db.nowTime())}, items[:done]); err != nil {
+			return err
+		}
+		return updateOutbox(ctx, x, "claimed_until = NULL, attempts = attempts + 1", nil, items[done:])
+	})
 	return done, err
+}
+
+// updateOutbox applies set (with its leading args) to the given rows in
+// one statement.
+func updateOutbox(ctx context.Context, x q, set string, args []any, items []OutboxItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	for _, it := range items {
+		args = append(args, it.ID)
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(items)), ", ")
+	if _, err := x.exec(ctx, "UPDATE outbox SET "+set+" WHERE id IN ("+ph+")", args...); err != nil {
+		return fmt.Errorf("store: marking outbox: %w", err)
+	}
+	return nil
 }
 
 func clamp(n, max int) int { return min(max, n) }

@@ -197,3 +197,79 @@ func TestCommitApplicationsBatch(t *testing.T) {
 		}
 	})
 }
+
+// Relays on two handles (two nodes) running at once never hand out the
+// same outbox row twice, and together deliver every row.
+func TestDeliverOutboxClaimsAcrossHandles(t *testing.T) {
+	run := func(t *testing.T, db1, db2 *store.DB) {
+		f := newApplyFixture(t, db1, 60)
+		ctx := context.Background()
+		var in []store.ApplyInput
+		for _, s := range f.seekers {
+			in = append(in, f.input(s, f.job, "", "h"))
+		}
+		if _, err := db1.CommitApplications(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		seen := map[int64]int{}
+		var wg sync.WaitGroup
+		for _, db := range []*store.DB{db1, db2, db1, db2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n, err := db.DeliverOutbox(ctx, 7, func(items []store.OutboxItem) int {
+						mu.Lock()
+						for _, it := range items {
+							seen[it.ID]++
+						}
+						mu.Unlock()
+						time.Sleep(5 * time.Millisecond) // a broker round trip
+						return len(items)
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if n == 0 {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != len(f.seekers) {
+			t.Fatalf("delivered %d distinct rows, want %d", len(seen), len(f.seekers))
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("row %d handed out %d times", id, n)
+			}
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		dir := t.TempDir()
+		open := func() *store.DB {
+			db, err := store.Open(context.Background(), "", dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		run(t, open(), open())
+	})
+	t.Run("postgres", func(t *testing.T) {
+		u := storetest.PostgresURL(t)
+		open := func() *store.DB {
+			db, err := store.Open(context.Background(), u, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		run(t, open(), open())
+	})
+}
