@@ -28,6 +28,8 @@ type modWorld struct {
 	admin       account // admin by config
 	target      account // the seeker being moderated
 	target2     account // a second one
+	exhibitor   account // member of an exhibitor org of room
+	advisor     account // career advisor of room
 }
 
 // modAPI performs one request: method, path, bearer token ("" = visitor)
@@ -94,6 +96,10 @@ func newModWorld(t *testing.T, api modAPI) modWorld {
 	org(w.recruiter, "Employer")
 	mustStatus(t, api, 201, "POST", "/api/rooms/"+string(w.room)+"/moderators", w.host.Token, `{"user_id":"`+w.mod.ID+`"}`, nil)
 	mustStatus(t, api, 201, "POST", "/api/rooms/"+string(w.room2)+"/moderators", other.Token, `{"user_id":"`+w.mod2.ID+`"}`, nil)
+	w.exhibitor = registerVia(t, api, "exhibitor@mod.test")
+	mustStatus(t, api, 201, "POST", "/api/rooms/"+string(w.room)+"/exhibitors", w.host.Token, `{"org_id":"`+string(org(w.exhibitor, "Exhibitor"))+`"}`, nil)
+	w.advisor = registerVia(t, api, "advisor@mod.test")
+	mustStatus(t, api, 201, "POST", "/api/rooms/"+string(w.room)+"/advisors", w.host.Token, `{"user_id":"`+w.advisor.ID+`"}`, nil)
 	return w
 }
 
@@ -235,6 +241,8 @@ func TestModerationPermissionMatrix(t *testing.T) {
 			{"seeker", w.seeker, false, "", 403, "forbidden"},
 			{"recruiter of another org", w.recruiter, false, "", 403, "forbidden"},
 			{"moderator of another room", w.mod2, false, "", 403, "forbidden"},
+			{"exhibitor", w.exhibitor, false, "", 403, "forbidden"},
+			{"advisor", w.advisor, false, "", 403, "forbidden"},
 			{"moderator", w.mod, true, live.RoleModerator, 0, ""},
 			{"host", w.host, true, live.RoleHost, 0, ""},
 			{"admin", w.admin, true, live.RoleAdmin, 0, ""},
