@@ -7,7 +7,7 @@ DATA_DIR  ?= ./data
 TEST_TIMEOUT ?= 15m
 BENCHTIME ?= 200ms
 
-.PHONY: run build test test-short bench lint fmt vet clean
+.PHONY: run build test test-short bench bench-full lint fmt vet clean
 
 ## run: build and start jobcast with the embedded default (SQLite in ./data, in-process broker) on :8080
 run: build
@@ -25,8 +25,25 @@ test:
 test-short:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## bench: short benchmarks of every package
+## bench: the load scenarios (S1–S5, docs/benchmarks.md) at LOAD_SCALE against a jobcast started
+## for each (fresh SQLite dir, Redis db LOAD_REDIS), then the apply benchmarks; prints the report
+LOAD_SCALE    ?= 0.2
+LOAD_DURATION ?= 15s
+LOAD_REDIS    ?= redis://127.0.0.1:6379/13
+LOAD_FLAGS    ?=
+APPLY_BENCHTIME ?= 2000x
 bench:
+	$(GO) build -trimpath -o bin/jobcast ./cmd/jobcast
+	$(GO) build -trimpath -o bin/jobcast-load ./cmd/jobcast-load
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); \
+	./bin/jobcast-load -spawn bin/jobcast -redis-url $(LOAD_REDIS) -scenario s1,s1b,s2,s3,s4,s5 \
+		-scale $(LOAD_SCALE) -duration $(LOAD_DURATION) -json bin/bench-report.json -server-log bin/bench-server.log $(LOAD_FLAGS)
+	$(GO) test -run '^$$' -bench 'Apply' -benchtime $(APPLY_BENCHTIME) -count=1 -timeout $(TEST_TIMEOUT) ./cmd/jobcast
+
+## bench-full: the scenarios at the issue's sizes (S1 5,000 and S1b 10,000 viewers, S2 10,000, S3 5,000,
+## S4 5,000 seekers at 1,000 applies/s, S5 400 WHEP viewers) and every package's go benchmarks
+bench-full:
+	$(MAKE) bench LOAD_SCALE=1 LOAD_DURATION=30s APPLY_BENCHTIME=20000x
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## lint: gofmt (must list nothing) and go vet

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"jobcast/internal/load"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestLoadEndToEnd runs the smoke scenario (a few dozen viewers, chat,
+// pins, sustained and burst applies, a reconnect storm) for two seconds
+// against a jobcast binary built from this tree, seeded through the store,
+// so the tool cannot rot. Media is not exercised here: a spawned jobcast
+// serves media on the machine's non-loopback interfaces, and tests touch
+// loopback only (the WHIP/WHEP clients are tested in internal/load).
+func TestLoadEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts jobcast")
+	}
+	bin := filepath.Join(t.TempDir(), "jobcast")
+	build := exec.Command("go", "build", "-o", bin, "jobcast/cmd/jobcast")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building jobcast: %v\n%s", err, out)
+	}
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"-spawn", bin, "-data-dir", t.TempDir(), "-scenario", "smoke", "-viewers", "30",
+		"-duration", "2s", "-reconnect-at", "1s", "-drain", "1s", "-progress", "500ms", "-json", jsonPath,
+		"-server-log", filepath.Join(t.TempDir(), "server.log")}, &stdout, &stderr)
+	t.Logf("stdout:\n%s", stdout.String())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reps []load.Report
+	if err := json.Unmarshal(data, &reps); err != nil || len(reps) != 1 {
+		t.Fatalf("report: %v (%d)", err, len(reps))
+	}
+	r := reps[0]
+	if r.Connections.Connected != 30 || r.Connections.Failed != 0 || r.Connections.Dropped != 0 {
+		t.Errorf("connections %+v", r.Connections)
+	}
+	if r.Events.Lost != 0 || r.Events.Duplicated != 0 || r.Events.Delivered == 0 {
+		t.Errorf("events %+v", r.Events)
+	}
+	if r.Chat.Sent == 0 || r.Chat.Latency.Count == 0 || r.Chat.Refused != 0 {
+		t.Errorf("chat %+v", r.Chat)
+	}
+	if r.Pin.Pins == 0 || r.Pin.Latency.Count == 0 {
+		t.Errorf("pin %+v", r.Pin)
+	}
+	if r.Apply.Outcomes["created"] == 0 || len(r.Apply.Outcomes) != 1 {
+		t.Errorf("apply outcomes %v", r.Apply.Outcomes)
+	}
+	if r.Reconnect.Back != 30 || r.Reconnect.Recovered != 30 || r.Reconnect.Seconds <= 0 {
+		t.Errorf("reconnect %+v", r.Reconnect)
+	}
+	if r.Server.CPUSeconds <= 0 || r.Server.RSSPeakMiB <= 0 {
+		t.Errorf("server %+v", r.Server)
+	}
+	if !strings.Contains(stdout.String(), "t=") || !strings.Contains(stdout.String(), "events:") {
+		t.Error("no progress lines or text report")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	ctx := context.Background()
+	for name, args := range map[string][]string{
+		"neither url nor spawn": {"-scenario", "smoke"},
+		"both":                  {"-url", "http://127.0.0.1:1", "-spawn", "x"},
+		"unknown preset":        {"-url", "http://127.0.0.1:1", "-scenario", "nope"},
+		"stray argument":        {"-url", "http://127.0.0.1:1", "extra"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(ctx, args, &out, &errb); code != 2 {
+			t.Errorf("%s: exit %d, want 2 (%s)", name, code, errb.String())
+		}
+	}
+}
