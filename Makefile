@@ -32,18 +32,20 @@ LOAD_DURATION ?= 15s
 LOAD_REDIS    ?= redis://127.0.0.1:6379/13
 LOAD_FLAGS    ?=
 APPLY_BENCHTIME ?= 2000x
+APPLY_BURSTS    ?= 1x
 bench:
 	$(GO) build -trimpath -o bin/jobcast ./cmd/jobcast
 	$(GO) build -trimpath -o bin/jobcast-load ./cmd/jobcast-load
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); \
 	./bin/jobcast-load -spawn bin/jobcast -redis-url $(LOAD_REDIS) -scenario s1,s1b,s2,s3,s4,s5 \
 		-scale $(LOAD_SCALE) -duration $(LOAD_DURATION) -json bin/bench-report.json -server-log bin/bench-server.log $(LOAD_FLAGS)
-	$(GO) test -run '^$$' -bench 'Apply' -benchtime $(APPLY_BENCHTIME) -count=1 -timeout $(TEST_TIMEOUT) ./cmd/jobcast
+	$(GO) test -run '^$$' -bench 'ApplySustained' -benchtime $(APPLY_BENCHTIME) -count=1 -timeout $(TEST_TIMEOUT) ./cmd/jobcast
+	$(GO) test -run '^$$' -bench 'ApplyBurst' -benchtime $(APPLY_BURSTS) -count=1 -timeout $(TEST_TIMEOUT) ./cmd/jobcast
 
 ## bench-full: the scenarios at the issue's sizes (S1 5,000 and S1b 10,000 viewers, S2 10,000, S3 5,000,
 ## S4 5,000 seekers at 1,000 applies/s, S5 400 WHEP viewers) and every package's go benchmarks
 bench-full:
-	$(MAKE) bench LOAD_SCALE=1 LOAD_DURATION=30s APPLY_BENCHTIME=20000x
+	$(MAKE) bench LOAD_SCALE=1 LOAD_DURATION=30s APPLY_BENCHTIME=20000x APPLY_BURSTS=3x
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## lint: gofmt (must list nothing) and go vet
