@@ -390,6 +390,39 @@ func (p SettingsPatch) empty() bool {
 	return p.SlowModeSeconds == nil && p.Chat == nil && p.BlockedWords == nil && p.MaskPII == nil && p.HoldScams == nil
 }
 
+// apply merges p into cur, normalizes and validates the result as a whole.
+// It returns the new settings and what changed (for the audit row).
+func (p SettingsPatch) apply(cur live.RoomSettings) (live.RoomSettings, map[string]any, error) {
+	set := cur
+	set.BlockedWords = append([]string(nil), cur.BlockedWords...)
+	changed := map[string]any{}
+	if p.SlowModeSeconds != nil {
+		set.SlowModeSeconds = *p.SlowModeSeconds
+		changed["slow_mode_seconds"] = set.SlowModeSeconds
+	}
+	if p.Chat != nil {
+		set.Chat = *p.Chat
+		changed["chat"] = set.Chat
+	}
+	if p.BlockedWords != nil {
+		set.BlockedWords = append([]string(nil), (*p.BlockedWords)...)
+		changed["blocked_words"] = len(set.BlockedWords)
+	}
+	if p.MaskPII != nil {
+		set.MaskPII = *p.MaskPII
+		changed["mask_pii"] = set.MaskPII
+	}
+	if p.HoldScams != nil {
+		set.HoldScams = *p.HoldScams
+		changed["hold_scams"] = set.HoldScams
+	}
+	set.Normalize()
+	if err := set.Validate(); err != nil {
+		return live.RoomSettings{}, nil, err
+	}
+	return set, changed, nil
+}
+
 // UpdateSettings applies p to room's settings (normalized and validated as
 // a whole; invalid input changes nothing), stores them with the audit row
 // and publishes a settings event to every viewer. It returns the new
@@ -409,33 +442,8 @@ func (s *Service) UpdateSettings(ctx context.Context, id live.Identity, room liv
 	if err := notEnded(r); err != nil {
 		return live.RoomSettings{}, err
 	}
-	set := r.Settings
-	changed := map[string]any{}
-	if p.SlowModeSeconds != nil {
-		set.SlowModeSeconds = *p.SlowModeSeconds
-		changed["slow_mode_seconds"] = set.SlowModeSeconds
-	}
-	if p.Chat != nil {
-		set.Chat = *p.Chat
-		changed["chat"] = set.Chat
-	}
-	if p.BlockedWords != nil {
-		if *p.BlockedWords == nil {
-			return live.RoomSettings{}, fieldErr("blocked_words", "blocked_words must be an array")
-		}
-		set.BlockedWords = append([]string(nil), (*p.BlockedWords)...)
-		changed["blocked_words"] = len(set.BlockedWords)
-	}
-	if p.MaskPII != nil {
-		set.MaskPII = *p.MaskPII
-		changed["mask_pii"] = set.MaskPII
-	}
-	if p.HoldScams != nil {
-		set.HoldScams = *p.HoldScams
-		changed["hold_scams"] = set.HoldScams
-	}
-	set.Normalize()
-	if err := set.Validate(); err != nil {
+	set, changed, err := p.apply(r.Settings)
+	if err != nil {
 		return live.RoomSettings{}, err
 	}
 	if err := s.db.SetRoomSettingsAudited(ctx, room, set, entry(r, acc, ActionSettings, "", reason, map[string]any{"changed": changed})); err != nil {
