@@ -274,9 +274,15 @@ func (db *DB) DecideHeld(ctx context.Context, room live.RoomID, id, status strin
 			return live.Conflict("already_decided", "this message was already "+h.Status)
 		}
 		now := db.nowTime()
-		if _, err := x.exec(ctx, "UPDATE room_held_messages SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = ?",
-			status, nullStr(string(by)), ts(now), id, HeldPending); err != nil {
+		res, err := x.exec(ctx, "UPDATE room_held_messages SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = ?",
+			status, nullStr(string(by)), ts(now), id, HeldPending)
+		if err != nil {
 			return fmt.Errorf("store: deciding held message: %w", err)
+		}
+		// Two moderators deciding at once: on PostgreSQL both may read
+		// "pending"; the row lock lets only one UPDATE match.
+		if n, _ := res.RowsAffected(); n == 0 {
+			return live.Conflict("already_decided", "this message was already decided by another moderator")
 		}
 		h.Status, h.DecidedBy, h.DecidedAt = status, by, &now
 		return appendAudit(ctx, db, x, audit)

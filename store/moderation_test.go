@@ -175,3 +175,36 @@ func TestModerationStore(t *testing.T) {
 		}
 	})
 }
+
+// Moderators deciding the same held message at once: exactly one wins.
+func TestDecideHeldOnce(t *testing.T) {
+	eachEngine(t, func(t *testing.T, db *store.DB) {
+		room, host, seeker := modRoom(t, db)
+		c := context.Background()
+		h := store.HeldMessage{ID: string(live.NewID[live.UserID]()), RoomID: room, UserID: seeker, Message: live.ChatData{Text: "押金"}}
+		if err := db.HoldMessage(c, h); err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				_, err := db.DecideHeld(c, room, h.ID, store.HeldApproved, host, store.AuditEntry{RoomID: room, ActorID: host, Action: "held.approved"})
+				errs <- err
+			}()
+		}
+		wins := 0
+		for range n {
+			err := <-errs
+			if err == nil {
+				wins++
+			} else if e, ok := live.AsError(err); !ok || e.Code != "already_decided" {
+				t.Fatalf("loser: %v", err)
+			}
+		}
+		cnt, _ := db.RoomModerationCounts(c, room)
+		if wins != 1 || cnt.Audit != 1 {
+			t.Fatalf("%d winners, %d audit rows", wins, cnt.Audit)
+		}
+	})
+}
