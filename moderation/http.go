@@ -3,6 +3,7 @@ package moderation
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -197,7 +198,7 @@ func (s *Service) handleBan(c *gin.Context) {
 	if created {
 		status = http.StatusCreated
 	}
-	c.JSON(status, gin.H{"ban": gin.H{"user_id": user, "reason": req.Reason}})
+	c.JSON(status, gin.H{"ban": gin.H{"user_id": user, "reason": strings.TrimSpace(req.Reason)}})
 }
 
 // handleUnban serves DELETE /bans/:user (optional {"reason"}) and
