@@ -206,6 +206,7 @@ func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess,
 		return
 	}
 	member = true
+	s.joined(room.ID, acc.Identity)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -108,6 +108,9 @@ type Service struct {
 
 	held heldSlot // SetHeldQueue (held.go)
 
+	joinMu  sync.Mutex
+	onJoins []func(live.RoomID, live.Identity) // OnJoin (joins.go)
+
 	runDone chan struct{}
 	running bool // Run was called (guarded by connsMu)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,8 +95,7 @@ func TestAdvisorAcrossNodes(t *testing.T) {
 	waitWelcome(t, s1)
 	waitWelcome(t, adv)
 
-	// Until chat's join hook lands, the hook is called as chat will call it.
-	b.app.Live.Recommend.Joined(f.room, live.Identity{UserID: f.seekers[0]})
+	// Joining pushed the recommendations (chat's OnJoin hook).
 	got0 := collect(s0, 700*time.Millisecond, live.EvRecommendations)
 	if len(got0) != 1 {
 		t.Fatalf("seeker 0 got %d recommendations events, want 1", len(got0))
@@ -115,8 +115,10 @@ func TestAdvisorAcrossNodes(t *testing.T) {
 	if strings.Contains(string(got0[0].Data), "138") || strings.Contains(string(got0[0].Data), "Seeker 0") {
 		t.Fatalf("personal data in the event: %s", got0[0].Data)
 	}
-	if n := len(collect(s1, 200*time.Millisecond, live.EvRecommendations)); n != 0 {
-		t.Fatalf("seeker 1 got %d of seeker 0's recommendations", n)
+	// Seeker 1 joined too: exactly one push — its own — and none of
+	// seeker 0's (a per-user path, not a room broadcast).
+	if n := len(collect(s1, 200*time.Millisecond, live.EvRecommendations)); n != 1 {
+		t.Fatalf("seeker 1 got %d recommendations events, want only its own one", n)
 	}
 	if n := len(collect(adv, 100*time.Millisecond, live.EvRecommendations)); n != 0 {
 		t.Fatalf("advisor got %d recommendations", n)
@@ -336,8 +338,20 @@ func scriptedFairReport(t *testing.T, s *srv) {
 		t.Fatalf("seekers without an application: %d, want 2", len(noApp.Seekers))
 	}
 
+	// Viewer samples 3, 9, 4 (anonymous viewers included): the peak is 9.
+	counter := &scriptedViewers{room: f.room, n: []int{3, 9, 4}}
+	sampler := advisor.NewPeakSampler(db, counter, 0, quietLog())
+	for range 3 {
+		if err := sampler.SampleOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	var r advisor.Report
 	s.ok(call{method: "GET", path: rp(f.room, "/report"), token: f.host}, 200, &r)
+	if r.Viewers.Peak == nil || *r.Viewers.Peak != 9 {
+		t.Fatalf("peak viewers %v, want 9", r.Viewers.Peak)
+	}
 	want := fmt.Sprintf("employers=1 jobs=4 unique=7 seekers=5 rec=5 rec3=5 pct=100.0 pushes=5 apps=3 help=2/3 fu=3/2 c=1 r=1 h=0 n=1")
 	got := fmt.Sprintf("employers=%d jobs=%d unique=%d seekers=%d rec=%d rec3=%d pct=%.1f pushes=%d apps=%d help=%d/%d fu=%d/%d c=%d r=%d h=%d n=%d",
 		r.Employers, r.Jobs, r.Viewers.UniqueSignedIn, r.Seekers.SignedIn, r.Seekers.Recommended, r.Seekers.Recommended3Plus,
@@ -365,7 +379,7 @@ func scriptedFairReport(t *testing.T, s *srv) {
 	w := s.do(call{method: "GET", path: rp(f.room, "/report.csv"), token: f.host})
 	body := w.Body.String()
 	if w.Code != 200 || !strings.HasPrefix(body, "\ufeffsection,key,name,value\n") ||
-		!strings.Contains(body, "seekers,recommended_3_plus,,5\n") || !strings.Contains(body, "applications,total,,3\n") ||
+		!strings.Contains(body, "seekers,recommended_3_plus,,5\n") || !strings.Contains(body, "applications,total,,3\n") || !strings.Contains(body, "viewers,peak,,9\n") ||
 		!strings.Contains(body, "applications_per_job,"+string(f.jobs[0])+",Job 0,2\n") || !strings.Contains(body, "followups_by_outcome,referred,,1\n") {
 		t.Fatalf("csv %d:\n%s", w.Code, body)
 	}
@@ -461,4 +475,26 @@ func TestRecommendationsFillFromOtherRoomsAndFollowTheShelf(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// scriptedViewers answers successive viewer counts for the fair's room
+// (and 0 for any other live room of the shared test database).
+type scriptedViewers struct {
+	mu   sync.Mutex
+	room live.RoomID
+	n    []int
+}
+
+func (v *scriptedViewers) Viewers(_ context.Context, room live.RoomID) (int, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.room != "" && room != v.room {
+		return 0, nil
+	}
+	if len(v.n) == 0 {
+		return 0, nil
+	}
+	n := v.n[0]
+	v.n = v.n[1:]
+	return n, nil
 }

@@ -74,6 +74,7 @@ func (a *App) wireLive(ctx context.Context, opt Options) error {
 	a.OnClose(func(context.Context) error { p.Chat.Close(); return nil })
 	a.AddReadyCheck("broker", p.Chat.Ready)
 	a.Rooms.SetPublisher(p.Chat)
+	a.Rooms.SetViewerCounter(p.Chat)
 	a.Auth.OnLogout = func(u live.UserID) {
 		if err := p.Chat.Kick(context.Background(), "", u, live.Event{}); err != nil {
 			a.Log.Warn("closing a signed-out user's sockets", "err", err)
@@ -125,6 +126,7 @@ func (a *App) wireLive(ctx context.Context, opt Options) error {
 	p.Recommend.Start()
 	a.OnClose(func(context.Context) error { p.Recommend.Close(); return nil })
 	p.Shelf.OnChange = p.Recommend.ShelfChanged
+	p.Chat.OnJoin(p.Recommend.Joined)
 	p.Recommend.Register(e)
 	p.Advisor = advisor.New(a.DB, a.Rooms, p.Chat, a.Log)
 	p.Advisor.Register(e)
