@@ -35,8 +35,9 @@ type Report struct {
 	Notes       map[string]string `json:"notes"`
 }
 
-// ReportViewers: Unique counts signed-in users who opened the room's
-// channel (room_visits). Peak is not sampled yet: nil.
+// ReportViewers: UniqueSignedIn counts signed-in users who opened the
+// room's channel (room_visits); Peak is the largest sampled viewer count
+// (nil if the room was never sampled live).
 type ReportViewers struct {
 	UniqueSignedIn int  `json:"unique_signed_in"`
 	Peak           *int `json:"peak"`
@@ -81,7 +82,7 @@ type ReportFollowUps struct {
 
 var reportNotes = map[string]string{
 	"viewers.unique_signed_in": "signed-in users who opened the room's live channel; anonymous visitors are not counted",
-	"viewers.peak":             "not sampled: the live viewer count is shown in the studio while the room is live",
+	"viewers.peak":             "largest viewer count over all nodes (anonymous viewers included), sampled every 15 s while the room is live; null if never sampled",
 	"seekers":                  "signed-in users without a staff or exhibitor role in the room",
 }
 
@@ -93,7 +94,7 @@ func (s *Service) BuildReport(ctx context.Context, room live.Room) (Report, erro
 	}
 	r := Report{RoomID: room.ID, Title: room.Title, Status: room.Status, GeneratedAt: s.now().UTC().Truncate(time.Second),
 		Employers: n.Employers, Jobs: n.ShelfJobs, DMs: n.DirectMessages, Notes: reportNotes,
-		Viewers:   ReportViewers{UniqueSignedIn: n.UniqueVisitors},
+		Viewers:   ReportViewers{UniqueSignedIn: n.UniqueVisitors, Peak: n.PeakViewers},
 		Seekers:   ReportSeekers{SignedIn: n.Seekers, Recommended: n.SeekersRecommended, Recommended3Plus: n.SeekersWith3, Pushes: n.RecommendationPushes},
 		Apps:      ReportApps{Total: n.Applications, PerJob: n.PerJob},
 		Help:      ReportHelp{Seekers: n.HelpRequests, Asks: n.HelpAsks},
@@ -180,6 +181,9 @@ func (s *Service) reportCSV(c *gin.Context) {
 	row("room", "employers", "", r.Employers)
 	row("room", "jobs", "", r.Jobs)
 	row("viewers", "unique_signed_in", "", r.Viewers.UniqueSignedIn)
+	if r.Viewers.Peak != nil {
+		row("viewers", "peak", "", *r.Viewers.Peak)
+	}
 	row("seekers", "signed_in", "", r.Seekers.SignedIn)
 	row("seekers", "recommended", "", r.Seekers.Recommended)
 	row("seekers", "recommended_3_plus", "", r.Seekers.Recommended3Plus)

@@ -47,7 +47,7 @@ func TestBuildReport(t *testing.T) {
 		t.Fatalf("follow-ups: %+v", r.FollowUps)
 	}
 	if r.Viewers.Peak != nil {
-		t.Fatal("peak is not sampled and must say so (null)")
+		t.Fatal("a room never sampled has no peak (null)")
 	}
 }
 

@@ -317,3 +317,28 @@ func (db *DB) FollowUps(ctx context.Context, room live.RoomID, seeker live.UserI
 	}
 	return out, more, rows.Err()
 }
+
+func init() {
+	migrations = append(migrations, migration{Version: 2002, Name: "advisor: sampled peak viewers per room", SQL: `
+CREATE TABLE room_peaks (
+	room_id    TEXT PRIMARY KEY REFERENCES rooms (id) ON DELETE CASCADE,
+	peak       INTEGER NOT NULL,
+	peak_at    BIGINT NOT NULL,
+	sampled_at BIGINT NOT NULL
+)`})
+}
+
+// RecordViewers records a sample of room's viewer count, keeping the
+// largest (and when it was seen). Nodes may sample the same room: the
+// maximum wins.
+func (db *DB) RecordViewers(ctx context.Context, room live.RoomID, n int) error {
+	now := ts(db.nowTime())
+	_, err := db.w().exec(ctx, `INSERT INTO room_peaks (room_id, peak, peak_at, sampled_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (room_id) DO UPDATE SET sampled_at = excluded.sampled_at,
+		peak_at = CASE WHEN excluded.peak > room_peaks.peak THEN excluded.peak_at ELSE room_peaks.peak_at END,
+		peak = CASE WHEN excluded.peak > room_peaks.peak THEN excluded.peak ELSE room_peaks.peak END`, room, n, now, now)
+	if err != nil {
+		return fmt.Errorf("store: recording viewers: %w", mapErr(err))
+	}
+	return nil
+}

@@ -139,10 +139,11 @@ func (db *DB) RoomSeekers(ctx context.Context, room live.RoomID, f SeekerFilter,
 type RoomReportCounts struct {
 	Employers            int
 	ShelfJobs            int
-	UniqueVisitors       int // signed-in users who opened the room's channel
-	Seekers              int // of them, those who came as job seekers
-	SeekersRecommended   int // seekers who were sent recommendations
-	SeekersWith3         int // seekers who were sent at least three
+	PeakViewers          *int // largest sampled viewer count; nil if never sampled
+	UniqueVisitors       int  // signed-in users who opened the room's channel
+	Seekers              int  // of them, those who came as job seekers
+	SeekersRecommended   int  // seekers who were sent recommendations
+	SeekersWith3         int  // seekers who were sent at least three
 	RecommendationPushes int
 	Applications         int
 	PerJob               []JobApplications
@@ -172,6 +173,14 @@ func (db *DB) RoomReport(ctx context.Context, room live.RoomID) (RoomReportCount
 		UNION SELECT j.org_id FROM room_shelf s JOIN jobs j ON j.id = s.job_id WHERE s.room_id = ?) t`, room, room).Scan(&r.Employers)
 	if err != nil {
 		return r, fmt.Errorf("store: counting employers: %w", err)
+	}
+	var peak sql.NullInt64
+	if err := x.row(ctx, "SELECT MAX(peak) FROM room_peaks WHERE room_id = ?", room).Scan(&peak); err != nil {
+		return r, fmt.Errorf("store: reading peak viewers: %w", err)
+	}
+	if peak.Valid {
+		n := int(peak.Int64)
+		r.PeakViewers = &n
 	}
 	if err := x.row(ctx, "SELECT COUNT(*) FROM room_shelf WHERE room_id = ?", room).Scan(&r.ShelfJobs); err != nil {
 		return r, fmt.Errorf("store: counting shelf: %w", err)
