@@ -17,8 +17,9 @@ type ServerSample struct {
 	At         time.Time
 	CPUSeconds float64
 	RSSBytes   float64
-	HeapBytes  float64
+	HeapBytes  float64 // live heap at the last GC (next_gc / (1+GOGC/100)) plus goroutine stacks
 	Goroutines float64
+	GCs        float64 // completed GC cycles
 }
 
 // ParseMetrics reads Prometheus text exposition and picks the process and
@@ -28,6 +29,8 @@ type ServerSample struct {
 func ParseMetrics(r io.Reader) (ServerSample, error) {
 	var s ServerSample
 	var haveCPU, haveRSS bool
+	var nextGC, stacks float64
+	gogc := 100.0
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -52,8 +55,16 @@ func ParseMetrics(r io.Reader) (ServerSample, error) {
 			s.CPUSeconds, haveCPU = v, true
 		case "process_resident_memory_bytes":
 			s.RSSBytes, haveRSS = v, true
-		case "go_memstats_heap_inuse_bytes":
-			s.HeapBytes = v
+		case "go_memstats_next_gc_bytes":
+			nextGC = v
+		case "go_memstats_stack_inuse_bytes":
+			stacks = v
+		case "go_gc_gogc_percent":
+			if v > 0 {
+				gogc = v
+			}
+		case "go_gc_duration_seconds_count":
+			s.GCs = v
 		case "go_goroutines":
 			s.Goroutines = v
 		}
@@ -61,6 +72,7 @@ func ParseMetrics(r io.Reader) (ServerSample, error) {
 	if err := sc.Err(); err != nil {
 		return s, fmt.Errorf("reading metrics: %w", err)
 	}
+	s.HeapBytes = nextGC/(1+gogc/100) + stacks
 	if !haveCPU || !haveRSS {
 		return s, fmt.Errorf("metrics: process_cpu_seconds_total or process_resident_memory_bytes missing")
 	}

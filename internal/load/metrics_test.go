@@ -8,7 +8,10 @@ import (
 const sampleMetrics = `# HELP go_goroutines Number of goroutines that currently exist.
 # TYPE go_goroutines gauge
 go_goroutines 123
-go_memstats_heap_inuse_bytes 4.194304e+07
+go_memstats_next_gc_bytes 8.388608e+07
+go_memstats_stack_inuse_bytes 1.048576e+06
+go_gc_gogc_percent 100
+go_gc_duration_seconds_count 7
 go_gc_duration_seconds{quantile="0.5"} 0.0001
 # HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
 # TYPE process_cpu_seconds_total counter
@@ -22,7 +25,7 @@ func TestParseMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.CPUSeconds != 12.34 || s.RSSBytes != 100<<20 || s.HeapBytes != 40<<20 || s.Goroutines != 123 {
+	if s.CPUSeconds != 12.34 || s.RSSBytes != 100<<20 || s.HeapBytes != 41<<20 || s.GCs != 7 || s.Goroutines != 123 {
 		t.Errorf("parsed %+v", s)
 	}
 }

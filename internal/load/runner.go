@@ -125,13 +125,15 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	rampStart := time.Now()
 	r.rampViewers(rctx, &wg)
 	rep.Connections.RampSeconds = time.Since(rampStart).Seconds()
-	if ctx.Err() == nil {
-		time.Sleep(500 * time.Millisecond) // let the server settle the last handshakes before reading memory
-	}
-	if afterWS, err := r.scrape(ctx); err == nil && r.ws.connected.Load() > 0 {
+	if afterWS, err := r.settled(ctx, base); err == nil && r.ws.connected.Load() > 0 {
 		n := float64(r.ws.connected.Load())
 		rep.Server.RSSPerViewerKiB = round1((afterWS.RSSBytes - base.RSSBytes) / n / 1024)
-		rep.Server.HeapPerViewerKiB = round1((afterWS.HeapBytes - base.HeapBytes) / n / 1024)
+		if d := afterWS.HeapBytes - base.HeapBytes; afterWS.GCs > base.GCs && d > 0 {
+			rep.Server.HeapPerViewerKiB = round1(d / n / 1024)
+		} else {
+			// Start-up garbage can outweigh a few hundred viewers.
+			r.errorf("live heap per viewer not measured (no GC after the ramp, or below the start-up noise)")
+		}
 		base = afterWS
 	}
 
@@ -199,6 +201,26 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	wg.Wait()
 	r.fill(rep)
 	return rep, nil
+}
+
+// settled waits half a second for the last handshakes, then up to 5 s for
+// a GC in the server after the ramp (the live-heap estimate is as of the
+// last GC), and returns that reading.
+func (r *Runner) settled(ctx context.Context, base ServerSample) (ServerSample, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	wait := 500 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return ServerSample{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		s, err := r.scrape(ctx)
+		if err != nil || s.GCs > base.GCs+1 || time.Now().After(deadline) {
+			return s, err
+		}
+		wait = 250 * time.Millisecond
+	}
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
@@ -322,10 +344,12 @@ func (r *Runner) pinLoop(ctx context.Context) {
 		}
 		job := r.fair.Jobs[i%len(r.fair.Jobs)]
 		if len(r.fair.Jobs) == 1 && i > 0 {
-			_, _ = r.api.Do(ctx, http.MethodDelete, "/api/rooms/"+r.fair.Room+"/pin", r.fair.HostToken, nil, nil)
+			_, _ = r.api.Do(context.WithoutCancel(ctx), http.MethodDelete, "/api/rooms/"+r.fair.Room+"/pin", r.fair.HostToken, nil, nil)
 		}
 		r.ws.notePin(job, time.Now())
-		if err := r.api.Pin(ctx, r.fair, job); err != nil {
+		// The request outlives the phase: a pin cut off mid-flight would
+		// count as an error on both sides.
+		if err := r.api.Pin(context.WithoutCancel(ctx), r.fair, job); err != nil {
 			if ctx.Err() == nil {
 				r.errorf("pin: %v", err)
 			}

@@ -56,6 +56,9 @@ func (s *Scenario) defaults() {
 	if s.WHEPViewers > 0 {
 		s.Publish = true
 	}
+	if s.ReconnectAt >= s.Duration && s.Duration > 0 {
+		s.ReconnectAt = s.Duration * 2 / 5 // a shortened run still has its storm, with time to come back
+	}
 }
 
 // Seekers is how many signed-in seeker accounts the scenario needs.
