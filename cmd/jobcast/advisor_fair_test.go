@@ -164,6 +164,18 @@ func TestAdvisorAcrossNodes(t *testing.T) {
 	if n := len(collect(s1, 100*time.Millisecond, live.EvDM)); n != 0 {
 		t.Fatalf("seeker 1 got %d dm events", n)
 	}
+
+	// The report's peak comes from the channel's real viewer count: node A
+	// holds two of the three connections, node B's count arrives with its
+	// next presence refresh.
+	if err := advisor.NewPeakSampler(db, a.app.Live.Chat, 0, quietLog()).SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var r advisor.Report
+	b.ok(call{method: "GET", path: rp(f.room, "/report"), token: f.host}, 200, &r)
+	if r.Viewers.Peak == nil || *r.Viewers.Peak < 2 || *r.Viewers.Peak > 3 || r.Viewers.UniqueSignedIn != 3 || r.Seekers.Recommended3Plus != 2 {
+		t.Fatalf("report viewers %+v seekers %+v", r.Viewers, r.Seekers)
+	}
 }
 
 // path helpers

@@ -130,6 +130,7 @@ func (a *App) wireLive(ctx context.Context, opt Options) error {
 	p.Recommend.Register(e)
 	p.Advisor = advisor.New(a.DB, a.Rooms, p.Chat, a.Log)
 	p.Advisor.Register(e)
+	a.Go(advisor.NewPeakSampler(a.DB, p.Chat, 0, a.Log).Run) // peak viewers for the report
 	mod := moderation.New(a.DB, a.Rooms, p.Chat, moderation.Config{AdminEmails: cfg.AdminEmails}, a.Log)
 	p.Chat.SetHeldQueue(mod) // before Run serves traffic: no message is held before it is set
 	mod.Routes(e)
