@@ -25,7 +25,7 @@ func main() {
 
 type options struct {
 	url, spawn, dataDir, databaseURL, redisURL, jsonOut, scenarios string
-	seed, register                                                 bool
+	seed, register, mediaLoopback                                  bool
 	scale                                                          float64
 	jobs                                                           int
 	serverLog                                                      string
@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.scale, "scale", 1, "multiply the presets' counts and apply rate (e.g. 0.2 on a small machine)")
 	fs.StringVar(&o.jsonOut, "json", "", "write the reports as a JSON array to this file")
 	fs.StringVar(&o.serverLog, "server-log", "", "with -spawn: append the server's log to this file")
+	fs.BoolVar(&o.mediaLoopback, "media-loopback", false, "with -spawn: media over loopback only (the server announces 127.0.0.1, clients reach it over ICE-TCP) — a functional check for tests, not for figures")
 	fs.IntVar(&sc.Viewers, "viewers", 0, "WebSocket viewers")
 	fs.Float64Var(&sc.RampRate, "ramp", 0, "new viewer connections per second (0: as fast as -dialers allow)")
 	fs.IntVar(&sc.Dialers, "dialers", 64, "concurrent WebSocket dials")
@@ -215,8 +216,15 @@ func runOne(ctx context.Context, o options, s load.Scenario, stdout, stderr io.W
 			defer f.Close()
 			logw = f
 		}
-		srv, err := load.Spawn(ctx, load.SpawnOptions{Binary: o.spawn, DataDir: dataDir, DatabaseURL: o.databaseURL,
-			RedisURL: o.redisURL, Stderr: logw})
+		so := load.SpawnOptions{Binary: o.spawn, DataDir: dataDir, DatabaseURL: o.databaseURL, RedisURL: o.redisURL, Stderr: logw}
+		if o.mediaLoopback {
+			// The server's UDP sockets sit on the non-loopback interfaces;
+			// its ICE-TCP listener takes every address, so announcing
+			// 127.0.0.1 lets loopback-only clients connect over TCP.
+			so.Env = append(so.Env, "JOBCAST_PUBLIC_IP=127.0.0.1")
+			s.Loopback = true
+		}
+		srv, err := load.Spawn(ctx, so)
 		if err != nil {
 			return nil, err
 		}

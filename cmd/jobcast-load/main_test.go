@@ -21,9 +21,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestLoadEndToEnd runs the smoke scenario (a few dozen viewers, chat,
 // pins, sustained and burst applies, a reconnect storm) for two seconds
 // against a jobcast binary built from this tree, seeded through the store,
-// so the tool cannot rot. Media is not exercised here: a spawned jobcast
-// serves media on the machine's non-loopback interfaces, and tests touch
-// loopback only (the WHIP/WHEP clients are tested in internal/load).
+// so the tool cannot rot. Media runs with -media-loopback: the synthetic
+// publisher and two WHEP viewers reach the server over ICE-TCP on
+// 127.0.0.1 (tests touch loopback only; UDP figures come from make bench).
 func TestLoadEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts jobcast")
@@ -38,7 +38,7 @@ func TestLoadEndToEnd(t *testing.T) {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, []string{"-spawn", bin, "-data-dir", t.TempDir(), "-scenario", "smoke", "-viewers", "30",
-		"-duration", "2s", "-reconnect-at", "1s", "-drain", "1s", "-progress", "500ms", "-json", jsonPath,
+		"-duration", "2s", "-reconnect-at", "1s", "-whep", "2", "-media-loopback", "-drain", "1s", "-progress", "500ms", "-json", jsonPath,
 		"-server-log", filepath.Join(t.TempDir(), "server.log")}, &stdout, &stderr)
 	t.Logf("stdout:\n%s", stdout.String())
 	if code != 0 {
@@ -73,6 +73,9 @@ func TestLoadEndToEnd(t *testing.T) {
 	}
 	if r.Server.CPUSeconds <= 0 || r.Server.RSSPeakMiB <= 0 {
 		t.Errorf("server %+v", r.Server)
+	}
+	if m := r.WHEP; m.Connected != 2 || m.NoVideo != 0 || m.FirstPacket.Count != 2 || m.Frames == 0 {
+		t.Errorf("whep %+v (errors %v)", m, r.Errors)
 	}
 	if !strings.Contains(stdout.String(), "t=") || !strings.Contains(stdout.String(), "events:") {
 		t.Error("no progress lines or text report")
