@@ -49,6 +49,9 @@ func (s *Service) help(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	user := acc.Identity.UserID
+	if !s.allow(c, s.helpLimit, user) {
+		return
+	}
 	if err := s.db.RecordVisit(ctx, room.ID, user, true); err != nil {
 		httpx.Fail(c, err)
 		return

@@ -90,6 +90,9 @@ func (s *Service) sendDM(c *gin.Context) {
 		httpx.Fail(c, live.Forbidden("only this room's career advisors send private messages"))
 		return
 	}
+	if !s.allow(c, s.dmLimit, me) {
+		return
+	}
 	m, err = s.db.AddDirectMessage(ctx, m)
 	if err != nil {
 		httpx.Fail(c, err)

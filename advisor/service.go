@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"jobcast/httpx"
+	"jobcast/internal/ratelimit"
 	"jobcast/live"
 	"jobcast/store"
 )
@@ -54,11 +55,26 @@ type Service struct {
 	notify live.Notifier
 	log    *slog.Logger
 	now    func() time.Time
+	// Per-user limits: help requests notify every advisor of the room,
+	// messages notify their recipient — neither may be used to flood.
+	helpLimit *ratelimit.Keyed
+	dmLimit   *ratelimit.Keyed
 }
 
 // New builds the service. notify delivers help.requested and dm events.
 func New(db Store, rooms live.Rooms, notify live.Notifier, log *slog.Logger) *Service {
-	return &Service{db: db, rooms: rooms, notify: notify, log: log, now: time.Now}
+	return &Service{db: db, rooms: rooms, notify: notify, log: log, now: time.Now,
+		helpLimit: ratelimit.New(ratelimit.Limit{Every: 20 * time.Second, Burst: 3}, 100_000),
+		dmLimit:   ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 10}, 100_000)}
+}
+
+// allow applies a per-user limit, aborting with 429 and Retry-After.
+func (s *Service) allow(c *gin.Context, k *ratelimit.Keyed, user live.UserID) bool {
+	if ok, retry := k.Allow(string(user), s.now()); !ok {
+		httpx.Fail(c, live.RateLimited(retry))
+		return false
+	}
+	return true
 }
 
 // Register mounts the routes (see docs/api-advisor.md).

@@ -251,6 +251,10 @@ func TestAdvisorPermissions(t *testing.T) {
 		// Help with the contact shared; the advisor's view shows it, and is audited.
 		s.ok(call{method: "POST", path: rp(fa.room, "/help"), token: seekerA, body: `{"note":"first job","share_contact":true}`}, 201, nil)
 		s.ok(call{method: "POST", path: rp(fa.room, "/followups"), token: advTok, body: fu}, 201, nil)
+		// Asking over and over cannot flood the advisors: 3 in a burst, then 429.
+		s.ok(call{method: "POST", path: rp(fa.room, "/help"), token: seekerA, body: `{"note":"first job","share_contact":true}`}, 201, nil)
+		s.ok(call{method: "POST", path: rp(fa.room, "/help"), token: seekerA, body: `{"note":"first job","share_contact":true}`}, 201, nil)
+		s.fails(call{method: "POST", path: rp(fa.room, "/help"), token: seekerA, body: `{}`}, 429, "")
 		var seekers struct{ Seekers []store.RoomSeeker }
 		s.ok(call{method: "GET", path: rp(fa.room, "/seekers"), token: advTok}, 200, &seekers)
 		if len(seekers.Seekers) != 2 || seekers.Seekers[0].UserID != fa.seekers[0] || !seekers.Seekers[0].AskedHelp ||
