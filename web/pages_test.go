@@ -138,6 +138,10 @@ func fakeAPI(t *testing.T, opts ...fakeOpts) *httptest.Server {
 			map[string]any{"id": "d2", "from_id": fakeUser, "text": "Thank you!", "created_at": "2026-03-01T02:06:00Z"},
 		}})
 	})
+	mux.HandleFunc("GET /api/rooms/{id}/report", func(w http.ResponseWriter, r *http.Request) {
+		jsonOK(w, map[string]any{"room_id": r.PathValue("id"), "viewers": map[string]any{"unique_signed_in": 40, "peak": 57},
+			"help_requests": map[string]any{"seekers": 4, "asks": 5}, "applications": map[string]any{"total": 2}})
+	})
 	mux.HandleFunc("GET /api/rooms/{id}/bans", func(w http.ResponseWriter, r *http.Request) {
 		jsonOK(w, map[string]any{"bans": []any{map[string]any{"user_id": "u4", "name": "Troll", "reason": "spam", "created_at": "2026-03-01T02:00:00Z"}}})
 	})
@@ -237,7 +241,7 @@ func TestPagesInBrowser(t *testing.T) {
 		{"watch", "/rooms/" + fakeRoom, true, `!document.getElementById('mod').hidden && document.querySelectorAll('#chat .chat-list > li').length === 2 && document.querySelectorAll('#held > li').length === 1 && document.querySelectorAll('#bans > li').length === 1 && document.querySelectorAll('#recs-list > li').length === 2 && document.querySelectorAll('#dm-list > li').length === 2`},
 		{"watch-visitor", "/rooms/" + fakeRoom, false, `document.querySelectorAll('#chat .chat-list > li').length === 2`},
 		{"studio", "/studio/" + fakeRoom, true, `document.querySelectorAll('#shelf > li').length === 2 && document.getElementById('camera').options.length > 0`},
-		{"dashboard", "/dashboard", true, `document.querySelectorAll('#apps-body tr').length === 2 && document.querySelectorAll('#summary svg').length === 2`},
+		{"dashboard", "/dashboard", true, `document.querySelectorAll('#apps-body tr').length === 2 && document.querySelectorAll('#summary svg').length === 2 && document.querySelectorAll('#summary .facts dd').length === 3`},
 		{"signin", "/signin", false, `true`},
 		{"profile", "/profile", true, `document.getElementById('p-city').value === 'Shenzhen'`},
 		{"applications", "/me/applications", true, `document.querySelectorAll('.app-item').length === 1`},

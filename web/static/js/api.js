@@ -285,6 +285,13 @@ export const api = {
   rotateStreamKey: (room) => request('POST', `/api/rooms/${enc(room)}/stream-key/rotate`),
   /** @param {string} room */
   endRoom: (room) => request('POST', `/api/rooms/${enc(room)}/end`),
+  /**
+   * The room's counts report (hosts and advisors): viewers, seekers,
+   * applications, help requests. No personal data.
+   * @param {string} room
+   * @returns {Promise<{viewers?: {unique_signed_in?: number, peak?: number|null}, help_requests?: {seekers?: number}, applications?: {total?: number}}>}
+   */
+  report: (room) => request('GET', `/api/rooms/${enc(room)}/report`),
 
   /** @param {string} room @param {string} job */
   shelve: (room, job) => request('POST', `/api/rooms/${enc(room)}/shelf`, { job_id: job }),

@@ -537,6 +537,20 @@ async function drawSummary() {
     per.set(title, (per.get(title) || 0) + 1);
   }
   box.append(el('p', { i18n: 'dash.summary_total', args: { n: roomApps.length } }));
+  try {
+    const rep = await api.report(room);
+    if (my !== summaryToken) return;
+    const v = rep.viewers || {};
+    const dl = el('dl', { cls: 'facts' });
+    /** @param {string} key @param {number|null|undefined} n */
+    const fact = (key, n) => dl.append(el('div', {}, el('dt', { i18n: key }), el('dd', { text: typeof n === 'number' ? fmtNumber(n) : '—' })));
+    fact('dash.peak_viewers', v.peak);
+    fact('dash.unique_viewers', v.unique_signed_in);
+    fact('dash.help_requests', rep.help_requests ? rep.help_requests.seekers : undefined);
+    box.append(dl);
+  } catch {
+    /* the report is for hosts and advisors; the charts below need only applicants */
+  }
   if (per.size) box.append(barChart('dash.chart_apps', [...per.entries()].sort((a, b) => b[1] - a[1])));
   else box.append(el('p', { cls: 'muted', i18n: 'dash.chart_no_apps' }));
   // Applications over time: the running total at each application.

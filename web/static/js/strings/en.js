@@ -345,6 +345,9 @@ export const en = {
   'dash.summary': 'Room summary',
   'dash.summary_total': '{n} applications from this room.',
   'dash.chart_apps': 'Applications per job',
+  'dash.peak_viewers': 'Peak viewers',
+  'dash.unique_viewers': 'Signed-in viewers',
+  'dash.help_requests': 'Asked for help',
   'dash.chart_no_apps': 'No applications from this room yet.',
   'dash.chart_over_time': 'Applications over time',
 

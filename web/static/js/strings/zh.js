@@ -345,6 +345,9 @@ export const zh = {
   'dash.summary': '直播间数据',
   'dash.summary_total': '本场共收到 {n} 份投递。',
   'dash.chart_apps': '各岗位投递数',
+  'dash.peak_viewers': '最高同时在线',
+  'dash.unique_viewers': '登录观众人数',
+  'dash.help_requests': '求助人数',
   'dash.chart_no_apps': '本场还没有投递。',
   'dash.chart_over_time': '投递数变化',
 
