@@ -68,6 +68,27 @@ func freePort(t *testing.T, network string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// freeMediaPort finds a port free for both UDP (ICE mux) and TCP (ICE-TCP
+// uses the same number) on every interface, as jobcast binds them.
+func freeMediaPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		u, err := net.ListenPacket("udp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
+}
+
 // proc is one jobcast process.
 type proc struct {
 	t    *testing.T
@@ -88,7 +109,7 @@ func startJobcast(t *testing.T, env map[string]string) *proc {
 		env["JOBCAST_ADDR"] = addr
 	}
 	if env["JOBCAST_RTC_UDP_PORT"] == "" {
-		env["JOBCAST_RTC_UDP_PORT"] = fmt.Sprint(freePort(t, "udp"))
+		env["JOBCAST_RTC_UDP_PORT"] = fmt.Sprint(freeMediaPort(t))
 	}
 	if env["JOBCAST_LOG_LEVEL"] == "" {
 		env["JOBCAST_LOG_LEVEL"] = "warn"
