@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +18,44 @@ import (
 	"jobcast/internal/load"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// jobcastBinary builds jobcast from this tree once per test binary.
+func jobcastBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "jobcast-load-test-*"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "jobcast")
+		if out, err := exec.Command("go", "build", "-o", binPath, "jobcast/cmd/jobcast").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("building jobcast: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
 
 // TestLoadEndToEnd runs the smoke scenario (a few dozen viewers, chat,
 // pins, sustained and burst applies, a reconnect storm) for two seconds
@@ -28,11 +67,7 @@ func TestLoadEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts jobcast")
 	}
-	bin := filepath.Join(t.TempDir(), "jobcast")
-	build := exec.Command("go", "build", "-o", bin, "jobcast/cmd/jobcast")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building jobcast: %v\n%s", err, out)
-	}
+	bin := jobcastBinary(t)
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -79,6 +114,42 @@ func TestLoadEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "t=") || !strings.Contains(stdout.String(), "events:") {
 		t.Error("no progress lines or text report")
+	}
+}
+
+// TestRegisterAgainstRunningServer drives a server the tool did not start,
+// with accounts registered through the public API (the remote-server mode).
+func TestRegisterAgainstRunningServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts jobcast")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := load.Spawn(ctx, load.SpawnOptions{Binary: jobcastBinary(t), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Stop() }()
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"-url", srv.URL, "-register", "-jobs", "2", "-viewers", "6", "-chatters", "2", "-chat-rate", "2",
+		"-pin-every", "400ms", "-appliers", "2", "-apply-burst", "2", "-duration", "1500ms", "-drain", "500ms",
+		"-progress", "-1s", "-json", jsonPath}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr.String(), stdout.String())
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reps []load.Report
+	if err := json.Unmarshal(data, &reps); err != nil || len(reps) != 1 {
+		t.Fatalf("report: %v", err)
+	}
+	r := reps[0]
+	if r.Connections.Connected != 6 || r.Events.Lost != 0 || r.Events.Duplicated != 0 || r.Chat.Latency.Count == 0 ||
+		r.Pin.Pins == 0 || r.Apply.Outcomes["created"] != 2 {
+		t.Errorf("report:\n%s", stdout.String())
 	}
 }
 

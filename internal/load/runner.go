@@ -127,7 +127,11 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	rep.Connections.RampSeconds = time.Since(rampStart).Seconds()
 	if afterWS, err := r.settled(ctx, base); err == nil && r.ws.connected.Load() > 0 {
 		n := float64(r.ws.connected.Load())
-		rep.Server.RSSPerViewerKiB = round1((afterWS.RSSBytes - base.RSSBytes) / n / 1024)
+		if d := afterWS.RSSBytes - base.RSSBytes; d > 0 {
+			rep.Server.RSSPerViewerKiB = round1(d / n / 1024)
+		} else {
+			r.errorf("RSS per viewer not measured: RSS fell during the ramp (memory from start-up returned to the OS)")
+		}
 		if d := afterWS.HeapBytes - base.HeapBytes; afterWS.GCs > base.GCs && d > 0 {
 			rep.Server.HeapPerViewerKiB = round1(d / n / 1024)
 		} else {
