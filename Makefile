@@ -36,6 +36,7 @@ APPLY_BURSTS    ?= 1x
 bench:
 	$(GO) build -trimpath -o bin/jobcast ./cmd/jobcast
 	$(GO) build -trimpath -o bin/jobcast-load ./cmd/jobcast-load
+	@echo "== machine: $$(date -u +%FT%TZ); $$(uname -srm); $$(nproc) CPUs; $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $$(free -g | awk '/Mem:/{print $$2" GiB"}'); $$($(GO) version | cut -d' ' -f3); load average$$(uptime | sed 's/.*load average//')"
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); \
 	./bin/jobcast-load -spawn bin/jobcast -redis-url $(LOAD_REDIS) -scenario s1,s1b,s2,s3,s4,s5 \
 		-scale $(LOAD_SCALE) -duration $(LOAD_DURATION) -json bin/bench-report.json -server-log bin/bench-server.log $(LOAD_FLAGS)
