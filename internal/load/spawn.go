@@ -48,6 +48,24 @@ func freePort(network string) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// freeMediaPort finds a port free for both UDP (media) and TCP (ICE-TCP
+// listens on the same number).
+func freeMediaPort() (int, error) {
+	for range 50 {
+		p, err := freePort("udp")
+		if err != nil {
+			return 0, err
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		return p, nil
+	}
+	return 0, errors.New("no port free for both UDP and TCP")
+}
+
 // Spawn starts the jobcast binary on a free loopback port (HTTP) and a free
 // media port, with applies effectively unlimited per seeker (a load run
 // applies far faster than people do), and waits until /readyz answers 200.
@@ -57,7 +75,7 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	media, err := freePort("udp")
+	media, err := freeMediaPort()
 	if err != nil {
 		return nil, err
 	}
