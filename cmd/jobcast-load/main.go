@@ -254,5 +254,18 @@ func runOne(ctx context.Context, o options, s load.Scenario, stdout, stderr io.W
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "== %s against %s\n", s.Name, url)
-	return r.Run(ctx)
+	rep, err := r.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if (o.spawn != "" || o.seed) && len(rep.Apply.Outcomes) > 0 {
+		// The server is still running: its store answers as it would.
+		n, err := load.StoredApplications(ctx, o.databaseURL, dataDir, fair)
+		if err != nil {
+			rep.Errors = append(rep.Errors, "counting stored applications: "+err.Error())
+		} else {
+			rep.CheckApplies(n)
+		}
+	}
+	return rep, nil
 }

@@ -103,6 +103,9 @@ func TestLoadEndToEnd(t *testing.T) {
 	if r.Apply.Outcomes["created"] == 0 || len(r.Apply.Outcomes) != 1 {
 		t.Errorf("apply outcomes %v", r.Apply.Outcomes)
 	}
+	if r.Apply.Stored == nil || *r.Apply.Stored != r.Apply.Outcomes["created"] || r.Apply.Missing != 0 || r.Apply.Extra != 0 {
+		t.Errorf("stored applications: %+v", r.Apply)
+	}
 	if r.Reconnect.Back != 30 || r.Reconnect.Recovered != 30 || r.Reconnect.Seconds <= 0 {
 		t.Errorf("reconnect %+v", r.Reconnect)
 	}

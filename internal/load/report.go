@@ -50,7 +50,10 @@ type Report struct {
 		Outcomes     map[string]int64 `json:"outcomes"` // created, repeat, rate_limited, status_NNN, error
 		PerSecond    float64          `json:"per_second"`
 		BurstSize    int              `json:"burst_size"`
-		BurstSeconds float64          `json:"burst_seconds"` // slowest burst: first sent → last answered
+		BurstSeconds float64          `json:"burst_seconds"`    // slowest burst: first sent → last answered
+		Stored       *int64           `json:"stored,omitempty"` // applications in the store after the run (seeded fairs)
+		Missing      int64            `json:"missing"`          // answered 201 but not stored (lost)
+		Extra        int64            `json:"extra"`            // stored beyond the 201 answers (duplicated)
 	} `json:"apply"`
 
 	Reconnect struct {
@@ -127,6 +130,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if len(r.Apply.Outcomes) > 0 {
 		p("apply:        %s; %v; %.0f/s", lat(r.Apply.Latency), r.Apply.Outcomes, r.Apply.PerSecond)
+		if r.Apply.Stored != nil {
+			p("apply store:  %d applications stored for %d created answers: %d lost, %d duplicated", *r.Apply.Stored, r.Apply.Outcomes["created"], r.Apply.Missing, r.Apply.Extra)
+		}
 		if r.Apply.BurstSize > 0 {
 			p("apply burst:  %d applies answered within %.2f s (slowest burst)", r.Apply.BurstSize, r.Apply.BurstSeconds)
 		}

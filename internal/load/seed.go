@@ -92,3 +92,36 @@ func Seed(ctx context.Context, databaseURL, dataDir string, seekers, jobs int) (
 	}
 	return f, nil
 }
+
+// StoredApplications counts the applications the store holds for the
+// fair's jobs: after a run, every apply answered 201 must be there (none
+// lost) and no more (none duplicated). It opens the store like Seed.
+func StoredApplications(ctx context.Context, databaseURL, dataDir string, f *Fair) (int64, error) {
+	db, err := store.Open(ctx, databaseURL, dataDir)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	jobs := make([]live.JobID, len(f.Jobs))
+	for i, j := range f.Jobs {
+		jobs[i] = live.JobID(j)
+	}
+	counts, err := db.ApplicationCounts(ctx, jobs)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range counts {
+		n += int64(c)
+	}
+	return n, nil
+}
+
+// CheckApplies records in the report how many applications the store holds
+// against the 201 answers (Apply.Stored, Apply.Missing, Apply.Extra).
+func (r *Report) CheckApplies(stored int64) {
+	created := r.Apply.Outcomes["created"]
+	r.Apply.Stored = &stored
+	r.Apply.Missing = max(created-stored, 0)
+	r.Apply.Extra = max(stored-created, 0)
+}
