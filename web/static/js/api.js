@@ -321,7 +321,7 @@ export const api = {
   thread: async (room, withUser) => list(await request('GET', `/api/rooms/${enc(room)}/messages/direct` + query({ with: withUser, limit: '50' })), 'messages'),
   /** @param {string} room @param {string} to @param {string} text */
   sendDirect: (room, to, text) => request('POST', `/api/rooms/${enc(room)}/messages/direct`, { to, text }),
-  /** @param {string} org @param {{job?:string,room?:string,status?:string}} f @returns {Promise<Application[]>} */
+  /** @param {string} org @param {{job?:string,room?:string,status?:string,limit?:string}} f @returns {Promise<Application[]>} */
   applications: async (org, f) => list(await request('GET', `/api/orgs/${enc(org)}/applications` + query(f)), 'applications'),
   /** @param {string} id @returns {Promise<Application>} */
   application: (id) => request('GET', `/api/applications/${enc(id)}`).then((v) => (v && v.application ? v.application : v)),

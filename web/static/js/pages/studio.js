@@ -221,8 +221,30 @@ function renderOrgJobs() {
 
 // ---- applicant feed ----------------------------------------------------
 
+/** Applications already in the feed (live events and catch-up may overlap). */
+const shownApps = new Set();
+
+/**
+ * Fills the feed from the database after every (re)connect: `application`
+ * events sent while this page was away are not replayed, the applicant list
+ * is the truth. Members of other orgs get 403 and no feed.
+ */
+async function catchUpApplicants() {
+  if (!snap || !snap.room) return;
+  try {
+    const apps = await api.applications(snap.room.org_id, { room: roomID, limit: '50' });
+    for (const a of apps.slice().reverse()) {
+      void addApplicant({ application_id: a.id, job_title: a.job_title, at: a.created_at });
+    }
+  } catch {
+    /* not allowed to see this org's applicants: no feed */
+  }
+}
+
 /** @param {any} d application event data (ids only) */
 async function addApplicant(d) {
+  if (shownApps.has(d.application_id)) return;
+  shownApps.add(d.application_id);
   const li = el('li', { cls: 'feed-item' });
   li.append(el('strong', { text: d.job_title || '' }), el('span', { cls: 'muted', text: ' ' + fmtTime(d.at) }));
   byId('feed').prepend(li);
@@ -291,6 +313,7 @@ const channel = new RoomChannel(roomID, {
         showRole(d.role);
         const s = d.snapshot || d;
         if (d.recovered !== true && s.room) applySnapshot({ room: s.room, shelf: s.shelf || [], pinned: s.pinned || null, exhibitors: s.exhibitors || [], viewers: d.viewers });
+        void catchUpApplicants();
         break;
       }
       case 'chat':
