@@ -26,7 +26,7 @@ import (
 // publishing JOBCAST_CHAT_LOAD_RATE events/s (default 10) for
 // JOBCAST_CHAT_LOAD_SECONDS (default 10). It reports delivered events/s,
 // lost events, publish→receipt latency p50/p99, server CPU, and server
-// memory per idle connection. See docs/benchmarks-chat.md.
+// memory per idle connection. See docs/benchmarks.md.
 //
 //	JOBCAST_CHAT_LOAD=1000 go test -run TestChatFanoutLoad -v -timeout 10m ./chat/
 func TestChatFanoutLoad(t *testing.T) {
