@@ -49,6 +49,37 @@ bench-full:
 	$(MAKE) bench LOAD_SCALE=1 LOAD_DURATION=30s APPLY_BENCHTIME=20000x APPLY_BURSTS=3x
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+## reliability: the fault and abuse suite (docs/reliability.md) — repeated crash runs,
+## the reliability tests, short fuzz runs of every fuzz target, govulncheck
+RELIABILITY_CRASH_RUNS ?= 10
+FUZZTIME ?= 20s
+GOVULNCHECK_VERSION ?= v1.1.4
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+VULNCHECK_STRICT ?= 0
+.PHONY: reliability
+reliability:
+	RELIABILITY_CRASH_RUNS=$(RELIABILITY_CRASH_RUNS) $(GO) test -count=1 -timeout 40m -v \
+		-run 'TestReliability|TestApplyWhileRedisDown|TestRedisRestartedEmpty|TestPubSubKilledWhileEventsFlow|TestFlushedRedisStartsNewEpoch|TestSlowConsumer' \
+		./cmd/jobcast/ ./chat/
+	@set -e; for t in ./cmd/jobcast:FuzzJSONBodies ./chat:FuzzMaskPII ./chat:FuzzDecodeClientMessage \
+		./signaling:FuzzParseOffer ./signaling:FuzzParseFrag ./auth:FuzzVerify; do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; done
+	@set -e; vc=$$($(GO) env GOPATH)/bin/govulncheck; ix=$$($(GO) env GOPATH)/bin/indexdb; \
+	[ -x "$$vc" ] || $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION); \
+	[ -x "$$ix" ] || $(GO) install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) || true; \
+	db=https://vuln.go.dev; \
+	if ! curl -fsS -m 5 -o /dev/null https://vuln.go.dev/index/db.json 2>/dev/null; then \
+		src=$$(cd "$${TMPDIR:-/tmp}" && GOFLAGS= $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) 2>/dev/null | sed -n 's/.*"Dir": "\(.*\)",/\1/p'); \
+		if [ -n "$$src" ] && [ -x "$$ix" ]; then \
+			out=$$(mktemp -d); "$$ix" -vulns "$$src/data/osv" -out "$$out"; db=file://$$out; \
+			echo "govulncheck: vuln.go.dev unreachable; database built from golang.org/x/vulndb@$(VULNDB_VERSION) (module proxy)"; \
+		else echo "govulncheck: SKIPPED — no vulnerability database reachable (vuln.go.dev or golang.org/x/vulndb via the module proxy)"; exit 0; fi; \
+	fi; \
+	if "$$vc" -db "$$db" ./...; then echo "govulncheck: clean"; \
+	else echo "govulncheck: FINDINGS above (toolchain: $$($(GO) env GOVERSION)); set VULNCHECK_STRICT=1 to fail on them"; \
+		[ "$(VULNCHECK_STRICT)" = 1 ] && exit 1 || true; fi
+
 ## lint: gofmt (must list nothing) and go vet
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
