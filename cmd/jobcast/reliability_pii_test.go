@@ -3,10 +3,18 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // lockedBuf is a concurrency-safe log sink.
@@ -86,4 +94,82 @@ func TestReliabilityPIICanaryLogsAndErrors(t *testing.T) {
 		}
 	}
 	t.Logf("%d bytes of debug log, %d error bodies: 0 canary occurrences", len(log), len(errBodies))
+}
+
+// TestReliabilityPIICanaryRedis captures every Redis command with MONITOR
+// while a node on Redis runs register, profile, apply, help and chat flows
+// with canary names and phones (chat text containing a phone number is
+// masked before it is published): 0 occurrences in the Redis payloads.
+// The chat display name (the account's "name") is shown to the room by
+// design and travels with each chat message; the canaries are the profile's
+// full name, the phone and the email.
+func TestReliabilityPIICanaryRedis(t *testing.T) {
+	mon, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis: %v", err)
+		}
+		t.Skipf("redis on 127.0.0.1:6379 not reachable: %v", err)
+	}
+	defer mon.Close()
+	fmt.Fprint(mon, "MONITOR\r\n")
+	var captured lockedBuf
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = io.Copy(&captured, mon) }()
+
+	cfg := testConfig(t)
+	cfg.RedisURL = "redis://127.0.0.1:6379/0"
+	s := newSrvCfg(t, cfg, Options{RedisPrefix: fmt.Sprintf("piitest%d:", time.Now().UnixNano())})
+	ts := httptest.NewServer(s.app.Handler())
+	defer ts.Close()
+	const name, phone, email = "Qzredis Canaryname", "13911223344", "qzredis.canary@pii.test"
+	owner := s.register("pii-redis-owner@pii.test")
+	org := s.createOrg(owner, "PII org")
+	var room struct{ ID string }
+	s.ok(call{method: "POST", path: "/api/rooms", token: owner.Token, body: `{"title":"PII","org_id":"` + org + `"}`}, 201, &room)
+	var job struct{ ID string }
+	s.ok(call{method: "POST", path: "/api/orgs/" + org + "/jobs", token: owner.Token, body: `{"title":"Welder"}`}, 201, &job)
+	s.ok(call{method: "POST", path: "/api/rooms/" + room.ID + "/shelf", token: owner.Token, body: `{"job_id":"` + job.ID + `"}`}, 201, nil)
+	var reg struct {
+		Token string `json:"token"`
+	}
+	s.ok(call{method: "POST", path: "/api/auth/register", body: `{"email":"` + email + `","password":"long enough","name":"Chatty"}`}, 201, &reg)
+	s.ok(call{method: "PUT", path: "/api/me/profile", token: reg.Token, body: `{"full_name":"` + name + `","phone":"` + phone + `","city":"Wuhan"}`}, 200, nil)
+	// the seeker and the owner on the room's channel
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/api/rooms/" + room.ID + "/ws"
+	var conns []*websocket.Conn
+	for _, tok := range []string{reg.Token, owner.Token} {
+		c, _, err := d.Dial(url, http.Header{"Authorization": {"Bearer " + tok}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	_ = conns[0].WriteJSON(map[string]string{"type": "chat", "text": "call me " + phone + " please", "nonce": "n1"})
+	s.ok(call{method: "POST", path: "/api/rooms/" + room.ID + "/jobs/" + job.ID + "/apply", token: reg.Token, body: `{"note":"` + phone + `"}`}, 201, nil)
+	s.do(call{method: "POST", path: "/api/rooms/" + room.ID + "/help", token: reg.Token, body: `{"note":"` + name + `","share_contact":true}`})
+	// read what the owner receives for a moment so the fan-out happened
+	_ = conns[1].SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	frames := 0
+	for {
+		if _, _, err := conns[1].ReadMessage(); err != nil {
+			break
+		}
+		frames++
+	}
+	time.Sleep(200 * time.Millisecond)
+	mon.Close()
+	<-done
+	got := captured.String()
+	if !strings.Contains(got, "piitest") {
+		t.Fatalf("MONITOR captured none of this test's commands (%d bytes)", len(got))
+	}
+	for _, c := range []string{name, phone, email, "Qzredis", "11223344"} {
+		if i := strings.Index(got, c); i >= 0 {
+			t.Errorf("Redis payload contains canary %q: …%s…", c, got[max(0, i-200):min(len(got), i+100)])
+		}
+	}
+	t.Logf("MONITOR captured %d bytes (owner saw %d frames): 0 canary occurrences", len(got), frames)
 }
