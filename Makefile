@@ -2,6 +2,10 @@
 # (needs Go, PostgreSQL and Redis on 127.0.0.1; see README.md).
 
 GO        ?= go
+# Build and test with the patched toolchain named in go.mod (fetched once
+# through the Go module proxy): Go 1.26.8's net/http and crypto/tls have
+# reachable vulnerabilities fixed in 1.26.9/1.26.10 (see docs/reliability.md).
+export GOTOOLCHAIN ?= go1.26.10
 BIN       ?= bin/jobcast
 DATA_DIR  ?= ./data
 TEST_TIMEOUT ?= 15m
@@ -55,7 +59,10 @@ RELIABILITY_CRASH_RUNS ?= 10
 FUZZTIME ?= 20s
 GOVULNCHECK_VERSION ?= v1.1.4
 VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
-VULNCHECK_STRICT ?= 0
+VULNCHECK_STRICT ?= 1
+# VULNDB: a vulnerability database URL (e.g. https://vuln.go.dev); empty = build
+# one from golang.org/x/vulndb@VULNDB_VERSION fetched through the module proxy.
+VULNDB ?=
 .PHONY: reliability
 reliability:
 	RELIABILITY_CRASH_RUNS=$(RELIABILITY_CRASH_RUNS) $(GO) test -count=1 -timeout 40m -v \
@@ -68,13 +75,13 @@ reliability:
 	@set -e; vc=$$($(GO) env GOPATH)/bin/govulncheck; ix=$$($(GO) env GOPATH)/bin/indexdb; \
 	[ -x "$$vc" ] || $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION); \
 	[ -x "$$ix" ] || $(GO) install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) || true; \
-	db=https://vuln.go.dev; \
-	if ! curl -fsS -m 5 -o /dev/null https://vuln.go.dev/index/db.json 2>/dev/null; then \
+	db=$(VULNDB); \
+	if [ -z "$$db" ]; then \
 		src=$$(cd "$${TMPDIR:-/tmp}" && GOFLAGS= $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) 2>/dev/null | sed -n 's/.*"Dir": "\(.*\)",/\1/p'); \
 		if [ -n "$$src" ] && [ -x "$$ix" ]; then \
 			out=$$(mktemp -d); "$$ix" -vulns "$$src/data/osv" -out "$$out"; db=file://$$out; \
-			echo "govulncheck: vuln.go.dev unreachable; database built from golang.org/x/vulndb@$(VULNDB_VERSION) (module proxy)"; \
-		else echo "govulncheck: SKIPPED — no vulnerability database reachable (vuln.go.dev or golang.org/x/vulndb via the module proxy)"; exit 0; fi; \
+			echo "govulncheck: database built from golang.org/x/vulndb@$(VULNDB_VERSION) (module proxy)"; \
+		else echo "govulncheck: SKIPPED — golang.org/x/vulndb@$(VULNDB_VERSION) not available through the module proxy"; exit 0; fi; \
 	fi; \
 	if "$$vc" -db "$$db" ./...; then echo "govulncheck: clean"; \
 	else echo "govulncheck: FINDINGS above (toolchain: $$($(GO) env GOVERSION)); set VULNCHECK_STRICT=1 to fail on them"; \
