@@ -259,7 +259,7 @@ func lastCount(rec *recorder, job live.JobID) int {
 // over two server instances with their own store handles → exactly 100
 // applications, one id per seeker, apply.count ends at 100.
 func TestApplyConcurrentTwoNodes(t *testing.T) {
-	eachDB(t, func(t *testing.T, db1, db2 *store.DB) {
+	storetest.EachPair(t, func(t *testing.T, db1, db2 *store.DB) {
 		const seekers, taps = 100, 5
 		f := newFair(t, db1, seekers)
 		rec := &recorder{}
@@ -318,35 +318,6 @@ func TestApplyConcurrentTwoNodes(t *testing.T) {
 				t.Fatalf("application event to %s carries %s", e.org, e.ev.Data)
 			}
 		}
-	})
-}
-
-// eachDB runs fn on SQLite (two handles on one file, like two processes)
-// and on PostgreSQL (two pools on one database).
-func eachDB(t *testing.T, fn func(t *testing.T, db1, db2 *store.DB)) {
-	t.Run("sqlite", func(t *testing.T) {
-		dir := t.TempDir()
-		open := func() *store.DB {
-			db, err := store.Open(context.Background(), "", dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		}
-		fn(t, open(), open())
-	})
-	t.Run("postgres", func(t *testing.T) {
-		u := storetest.PostgresURL(t)
-		open := func() *store.DB {
-			db, err := store.Open(context.Background(), u, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		}
-		fn(t, open(), open())
 	})
 }
 

@@ -248,28 +248,5 @@ func TestDeliverOutboxClaimsAcrossHandles(t *testing.T) {
 			}
 		}
 	}
-	t.Run("sqlite", func(t *testing.T) {
-		dir := t.TempDir()
-		open := func() *store.DB {
-			db, err := store.Open(context.Background(), "", dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		}
-		run(t, open(), open())
-	})
-	t.Run("postgres", func(t *testing.T) {
-		u := storetest.PostgresURL(t)
-		open := func() *store.DB {
-			db, err := store.Open(context.Background(), u, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		}
-		run(t, open(), open())
-	})
+	storetest.EachPair(t, run)
 }

@@ -120,3 +120,25 @@ func redact(u string) string {
 	}
 	return strings.TrimSpace(p.String())
 }
+
+// EachPair runs fn as a subtest with two stores on one database — like two
+// jobcast nodes: two handles on one SQLite file, then two pools on one fresh
+// PostgreSQL database.
+func EachPair(t *testing.T, fn func(t *testing.T, db1, db2 *store.DB)) {
+	t.Helper()
+	pair := func(t *testing.T, url, dir string) {
+		open := func() *store.DB {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			db, err := store.Open(ctx, url, dir)
+			if err != nil {
+				t.Fatalf("opening store: %v", err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		fn(t, open(), open())
+	}
+	t.Run("sqlite", func(t *testing.T) { pair(t, "", t.TempDir()) })
+	t.Run("postgres", func(t *testing.T) { pair(t, PostgresURL(t), "") })
+}
