@@ -83,20 +83,24 @@ func (h *hasher) verify(ctx context.Context, password, encoded string) (bool, er
 	}
 	var v int
 	var p HashParams
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version || parts[2] != fmt.Sprintf("v=%d", v) {
 		return false, errBadHash
 	}
+	// Bounds keep one verification cheap whatever the stored string says
+	// (at most 4 passes over 64 MiB): a corrupted or planted hash cannot turn
+	// a login into a CPU or memory sink.
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil ||
-		p.Memory == 0 || p.Memory > 256<<10 || p.Time == 0 || p.Time > 10 || p.Threads == 0 || p.Threads > 16 {
+		parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads) ||
+		p.Memory == 0 || p.Memory > 64<<10 || p.Time == 0 || p.Time > 4 || p.Threads == 0 || p.Threads > 4 {
 		return false, errBadHash
 	}
 	b64 := base64.RawStdEncoding
 	salt, err := b64.DecodeString(parts[4])
-	if err != nil {
+	if err != nil || len(salt) > 64 {
 		return false, errBadHash
 	}
 	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) == 0 {
+	if err != nil || len(want) < 16 || len(want) > 64 {
 		return false, errBadHash
 	}
 	if err := h.acquire(ctx); err != nil {
