@@ -58,6 +58,21 @@ type jobRef struct {
 	JobID string `json:"job_id"`
 }
 
+// bindJobRef reads a {"job_id"} body, aborting with the error shape (and
+// returning false) when it is malformed or the id is not a UUID.
+func bindJobRef(c *gin.Context) (live.JobID, bool) {
+	var body jobRef
+	if !httpx.Bind(c, &body) {
+		return "", false
+	}
+	id, err := live.ParseID[live.JobID](body.JobID, "job_id")
+	if err != nil {
+		httpx.Fail(c, err)
+		return "", false
+	}
+	return id, true
+}
+
 // roomFor loads the room and the caller's access, requiring act.
 func (s *Shelf) roomFor(c *gin.Context, act live.Action) (live.Room, live.RoomAccess, bool) {
 	id, ok := httpx.RequireUser(c)
@@ -142,13 +157,8 @@ func (s *Shelf) add(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var body jobRef
-	if !httpx.Bind(c, &body) {
-		return
-	}
-	jobID, err := live.ParseID[live.JobID](body.JobID, "job_id")
-	if err != nil {
-		httpx.Fail(c, err)
+	jobID, ok := bindJobRef(c)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
@@ -210,13 +220,8 @@ func (s *Shelf) pin(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var body jobRef
-	if !httpx.Bind(c, &body) {
-		return
-	}
-	jobID, err := live.ParseID[live.JobID](body.JobID, "job_id")
-	if err != nil {
-		httpx.Fail(c, err)
+	jobID, ok := bindJobRef(c)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
