@@ -120,6 +120,7 @@ func startJobcast(t *testing.T, env map[string]string) *proc {
 		p.env = append(p.env, k+"="+v)
 	}
 	p.start()
+	t.Cleanup(func() { checkProcessLogPII(t, p) }) // after the kill below (cleanups run last first)
 	t.Cleanup(func() { p.kill() })
 	return p
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -172,4 +173,39 @@ func TestReliabilityPIICanaryRedis(t *testing.T) {
 		}
 	}
 	t.Logf("MONITOR captured %d bytes (owner saw %d frames): 0 canary occurrences", len(got), frames)
+}
+
+// seededPII matches the personal data seedFair writes: profile full names
+// ("Seeker 12"), phones (138 + 8 digits) and account emails
+// (…@example.test). The account display name ("seeker12") is public in
+// the room by design and is not matched.
+var seededPII = regexp.MustCompile(`Seeker \d+|138\d{8}|@example\.test`)
+
+// checkProcessLogPII searches the whole captured log of a jobcast process
+// (every start of it, stdout and stderr) for seeded personal data; any
+// occurrence fails the test. startJobcast registers it for every process
+// test, so crash runs, Redis faults, shutdown and slowloris are all
+// covered.
+func checkProcessLogPII(t *testing.T, p *proc) {
+	t.Helper()
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return
+		}
+		t.Errorf("PII canary: %v", err)
+		return
+	}
+	hits := seededPII.FindAllIndex(b, 5)
+	for _, h := range hits {
+		t.Errorf("PII canary: the process log holds %q: …%s…", b[h[0]:h[1]], b[max(0, h[0]-200):min(len(b), h[1]+100)])
+	}
+	if len(hits) == 0 {
+		t.Logf("PII canary: %d bytes of process log (%d lines), 0 occurrences of seeded names, phones or emails", len(b), bytes.Count(b, []byte("\n")))
+	}
+}
+
+func readFileString(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return string(b), err
 }
