@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -82,6 +83,50 @@ func scanApplyRow(sc interface{ Scan(...any) error }) (applyRow, error) {
 	return r, nil
 }
 
+// ApplyFacts is everything the apply endpoint checks before it commits,
+// read in one statement: whether the seeker is banned from the room, the
+// job if it is on the room's shelf, and the seeker's profile.
+type ApplyFacts struct {
+	Banned     bool
+	OnShelf    bool
+	Job        live.Job // ID, OrgID, Title and Status only; set when OnShelf
+	HasProfile bool
+	Profile    live.Profile // zero when !HasProfile
+}
+
+// ApplyFacts reads, in one query (one round trip), what one apply needs:
+// the ban, the shelf entry with the job's org, title and status, and the
+// profile to snapshot. An unknown room gives live.ErrNotFound ("room"); a
+// job not on the shelf is OnShelf false. It replaces the room access,
+// shelf and profile reads (seven queries on PostgreSQL) on the apply path.
+func (db *DB) ApplyFacts(ctx context.Context, room live.RoomID, job live.JobID, user live.UserID) (ApplyFacts, error) {
+	var f ApplyFacts
+	var banned, onShelf, hasProfile int
+	var skills string
+	var updated int64
+	err := db.r().row(ctx, `SELECT
+		CASE WHEN EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.id AND b.user_id = ?) THEN 1 ELSE 0 END,
+		CASE WHEN j.id IS NULL THEN 0 ELSE 1 END, COALESCE(j.id, ''), COALESCE(j.org_id, ''), COALESCE(j.title, ''), COALESCE(j.status, ''),
+		CASE WHEN p.user_id IS NULL THEN 0 ELSE 1 END, COALESCE(p.full_name, ''), COALESCE(p.phone, ''), COALESCE(p.city, ''),
+		COALESCE(p.skills, '[]'), COALESCE(p.summary, ''), COALESCE(p.accessibility_needs, ''), COALESCE(p.updated_at, 0)
+		FROM rooms r
+		LEFT JOIN room_shelf s ON s.room_id = r.id AND s.job_id = ?
+		LEFT JOIN jobs j ON j.id = s.job_id
+		LEFT JOIN profiles p ON p.user_id = ?
+		WHERE r.id = ?`, user, job, user, room).Scan(&banned, &onShelf, &f.Job.ID, &f.Job.OrgID, &f.Job.Title, &f.Job.Status,
+		&hasProfile, &f.Profile.FullName, &f.Profile.Phone, &f.Profile.City, &skills, &f.Profile.Summary,
+		&f.Profile.AccessibilityNeeds, &updated)
+	if err != nil {
+		return f, one(err, "room")
+	}
+	f.Banned, f.OnShelf, f.HasProfile = banned == 1, onShelf == 1, hasProfile == 1
+	if f.HasProfile {
+		f.Profile.Skills = decodeList(skills)
+		f.Profile.UpdatedAt = fromTS(updated)
+	}
+	return f, nil
+}
+
 // CommitApplications commits a batch of applications in one write
 // transaction — one fsync for the whole batch (group commit) — and returns
 // one result per input, in order. A seeker's repeat for the same job (in
@@ -151,46 +196,12 @@ func commitChunk(ctx context.Context, x q, in []ApplyInput, out []ApplyResult) e
 	}
 	created := map[live.ApplicationID]bool{}
 	if len(ins) > 0 {
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO applications (id, job_id, org_id, seeker_id, room_id, status, note, notes, profile,
-			idempotency_key, request_hash, created_at, updated_at) VALUES `)
-		args := make([]any, 0, len(ins)*12)
-		for n, i := range ins {
-			a := in[i]
-			if n > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?, ?, ?, ?, ?, 'new', ?, '', ?, ?, ?, ?, ?)")
-			snap := a.Profile
-			if snap.Skills == nil {
-				snap.Skills = []string{}
-			}
-			profile, err := json.Marshal(snap)
-			if err != nil {
-				return fmt.Errorf("store: encoding profile snapshot: %w", err)
-			}
-			at := ts(a.At)
-			args = append(args, a.ID, a.JobID, a.OrgID, a.SeekerID, nullStr(string(a.RoomID)), a.Note, string(profile),
-				nullStr(a.IdempotencyKey), a.RequestHash, at, at)
+		insert := insertApplications
+		if x.db.dialect == Postgres {
+			insert = insertApplicationsPG
 		}
-		sb.WriteString(" ON CONFLICT DO NOTHING RETURNING id")
-		rows, err := x.query(ctx, sb.String(), args...)
-		if err != nil {
-			return fmt.Errorf("store: inserting applications: %w", err)
-		}
-		for rows.Next() {
-			var id live.ApplicationID
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("store: inserting applications: %w", err)
-			}
-			created[id] = true
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("store: inserting applications: %w", mapErr(err))
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("store: inserting applications: %w", mapErr(err))
+		if err := insert(ctx, x, in, ins, created); err != nil {
+			return err
 		}
 	}
 	// 3. Everything not created now exists already: read it back.
@@ -235,9 +246,113 @@ func commitChunk(ctx context.Context, x q, in []ApplyInput, out []ApplyResult) e
 		}
 		out[i] = ApplyResult{App: r.app}
 	}
+	if x.db.dialect == Postgres {
+		return nil // written by the insert statement
+	}
 	return writeApplyOutbox(ctx, x, outbox)
 }
 
+func profileSnapshot(a ApplyInput) (string, error) {
+	snap := a.Profile
+	if snap.Skills == nil {
+		snap.Skills = []string{}
+	}
+	profile, err := json.Marshal(snap)
+	if err != nil {
+		return "", fmt.Errorf("store: encoding profile snapshot: %w", err)
+	}
+	return string(profile), nil
+}
+
+// insertApplications inserts in[ins] with one multi-row INSERT … ON
+// CONFLICT DO NOTHING RETURNING id and records the ids it created.
+func insertApplications(ctx context.Context, x q, in []ApplyInput, ins []int, created map[live.ApplicationID]bool) error {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO applications (id, job_id, org_id, seeker_id, room_id, status, note, notes, profile,
+		idempotency_key, request_hash, created_at, updated_at) VALUES `)
+	args := make([]any, 0, len(ins)*11)
+	for n, i := range ins {
+		a := in[i]
+		if n > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(?, ?, ?, ?, ?, 'new', ?, '', ?, ?, ?, ?, ?)")
+		profile, err := profileSnapshot(a)
+		if err != nil {
+			return err
+		}
+		at := ts(a.At)
+		args = append(args, a.ID, a.JobID, a.OrgID, a.SeekerID, nullStr(string(a.RoomID)), a.Note, profile,
+			nullStr(a.IdempotencyKey), a.RequestHash, at, at)
+	}
+	sb.WriteString(" ON CONFLICT DO NOTHING RETURNING id")
+	rows, err := x.query(ctx, sb.String(), args...)
+	return scanCreated(rows, err, created)
+}
+
+// applyInsertPG inserts a batch of applications and, for the rows it
+// created, their outbox rows — one statement, so one round trip, and its
+// text never changes with the batch size, so the driver prepares it once
+// per connection (a multi-row VALUES list is a new statement for every
+// batch size). The arrays are the columns, one element per input.
+const applyInsertPG = `WITH input AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::bigint[], $11::text[])
+		WITH ORDINALITY AS t(id, job_id, org_id, seeker_id, room_id, note, profile, idem, request_hash, at, payload, ord)
+), ins AS (
+	INSERT INTO applications (id, job_id, org_id, seeker_id, room_id, status, note, notes, profile,
+		idempotency_key, request_hash, created_at, updated_at)
+	SELECT id, job_id, org_id, seeker_id, NULLIF(room_id, ''), 'new', note, '', profile,
+		NULLIF(idem, ''), request_hash, at, at FROM input ORDER BY ord
+	ON CONFLICT DO NOTHING RETURNING id
+), ob AS (
+	INSERT INTO outbox (topic, room_id, org_id, user_id, payload, created_at)
+	SELECT 'application', NULLIF(input.room_id, ''), input.org_id, NULL, input.payload, input.at
+	FROM input JOIN ins ON ins.id = input.id ORDER BY input.ord
+)
+SELECT id FROM ins`
+
+// insertApplicationsPG is insertApplications for PostgreSQL, writing the
+// outbox rows of the created applications in the same statement.
+func insertApplicationsPG(ctx context.Context, x q, in []ApplyInput, ins []int, created map[live.ApplicationID]bool) error {
+	var id, job, org, seeker, room, note, profile, idem, hash, payload []string
+	var at []int64
+	for _, i := range ins {
+		a := in[i]
+		p, err := profileSnapshot(a)
+		if err != nil {
+			return err
+		}
+		pl, _ := json.Marshal(OutboxApplicationData{ApplicationID: a.ID, JobID: a.JobID, JobTitle: a.JobTitle, At: a.At.UTC()})
+		id, job, org, seeker = append(id, string(a.ID)), append(job, string(a.JobID)), append(org, string(a.OrgID)), append(seeker, string(a.SeekerID))
+		room, note, profile, idem = append(room, string(a.RoomID)), append(note, a.Note), append(profile, p), append(idem, a.IdempotencyKey)
+		hash, at, payload = append(hash, a.RequestHash), append(at, ts(a.At)), append(payload, string(pl))
+	}
+	rows, err := x.query(ctx, applyInsertPG, id, job, org, seeker, room, note, profile, idem, hash, at, payload)
+	return scanCreated(rows, err, created)
+}
+
+// scanCreated reads the ids an INSERT … RETURNING id created.
+func scanCreated(rows *sql.Rows, err error, created map[live.ApplicationID]bool) error {
+	if err != nil {
+		return fmt.Errorf("store: inserting applications: %w", err)
+	}
+	for rows.Next() {
+		var id live.ApplicationID
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: inserting applications: %w", err)
+		}
+		created[id] = true
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("store: inserting applications: %w", mapErr(err))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: inserting applications: %w", mapErr(err))
+	}
+	return nil
+}
 func newApp(a ApplyInput) live.Application {
 	p := a.Profile
 	if p.Skills == nil {
