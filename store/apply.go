@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,19 +129,28 @@ func (db *DB) ApplyFacts(ctx context.Context, room live.RoomID, job live.JobID, 
 	return f, nil
 }
 
-// CommitApplications commits a batch of applications in one write
-// transaction — one fsync for the whole batch (group commit) — and returns
-// one result per input, in order. A seeker's repeat for the same job (in
-// this batch, in an earlier one, or from another node at the same moment)
-// gets the existing application with Created false: the UNIQUE(job_id,
-// seeker_id) constraint decides, never a check-then-insert. For every new
-// application an outbox row is written in the same transaction.
+// CommitApplications commits a batch of applications — one fsync for the
+// whole batch (group commit) — and returns one result per input, in order.
+// A seeker's repeat for the same job (in this batch, in an earlier one, or
+// from another node at the same moment) gets the existing application with
+// Created false: the UNIQUE(job_id, seeker_id) constraint decides, never a
+// check-then-insert. Every new application is committed together with its
+// profile snapshot, source room and outbox row.
 //
-// If the transaction as a whole fails, the error is returned and nothing
-// was committed; callers may retry the inputs one by one.
+// On SQLite the batch is one write transaction. On PostgreSQL the inserts
+// (applications and their outbox rows) are one statement, atomic by
+// itself, so no BEGIN/COMMIT round trips are spent; the reads around it
+// (idempotency keys before, repeats after) need no transaction under READ
+// COMMITTED — the unique constraints decide, and the repeat's row was
+// committed before the insert saw the conflict.
+//
+// If nothing was committed the error is returned; callers may retry the
+// inputs one by one. If, on PostgreSQL, the insert committed and a later
+// read failed, the created applications are answered and the others carry
+// the error in their ApplyResult.
 func (db *DB) CommitApplications(ctx context.Context, in []ApplyInput) ([]ApplyResult, error) {
 	out := make([]ApplyResult, len(in))
-	err := db.tx(ctx, func(x q) error {
+	chunks := func(x q) error {
 		for start := 0; start < len(in); start += maxApplyBatch {
 			end := min(start+maxApplyBatch, len(in))
 			if err := commitChunk(ctx, x, in[start:end], out[start:end]); err != nil {
@@ -147,9 +158,24 @@ func (db *DB) CommitApplications(ctx context.Context, in []ApplyInput) ([]ApplyR
 			}
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if db.dialect != Postgres {
+		if err := db.tx(ctx, chunks); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	err := chunks(db.w())
+	if err == nil {
+		return out, nil
+	}
+	if !slices.ContainsFunc(out, func(r ApplyResult) bool { return r.Created }) {
 		return nil, err
+	}
+	for i := range out {
+		if out[i].App.ID == "" && out[i].Err == nil {
+			out[i].Err = err
+		}
 	}
 	return out, nil
 }
@@ -204,6 +230,15 @@ func commitChunk(ctx context.Context, x q, in []ApplyInput, out []ApplyResult) e
 			return err
 		}
 	}
+	// The created ones are answered at once: on PostgreSQL the insert has
+	// committed by itself, and what follows only reads.
+	var outbox []ApplyInput
+	for _, i := range ins {
+		if created[in[i].ID] {
+			out[i] = ApplyResult{App: newApp(in[i]), Created: true}
+			outbox = append(outbox, in[i])
+		}
+	}
 	// 3. Everything not created now exists already: read it back.
 	var lookup []jobSeeker
 	for _, i := range pending {
@@ -215,15 +250,10 @@ func commitChunk(ctx context.Context, x q, in []ApplyInput, out []ApplyResult) e
 	if err != nil {
 		return err
 	}
-	var outbox []ApplyInput
 	for _, i := range pending {
 		a := in[i]
 		if created[a.ID] {
-			if first[jobSeeker{a.JobID, a.SeekerID}] == i {
-				out[i] = ApplyResult{App: newApp(a), Created: true}
-				outbox = append(outbox, a)
-				continue
-			}
+			continue
 		}
 		r, ok := existing[jobSeeker{a.JobID, a.SeekerID}]
 		if !ok {
@@ -481,9 +511,10 @@ ALTER TABLE outbox ADD COLUMN claimed_until BIGINT`})
 
 // DeliverOutbox claims up to limit undelivered outbox rows, oldest first,
 // hands them to deliver outside any transaction, and marks the ones it
-// accepted as delivered. The claim is its own short write transaction
-// (FOR UPDATE SKIP LOCKED on PostgreSQL; the single writer on SQLite), so
-// relays on several nodes — or several handles on one SQLite file — never
+// accepted as delivered. The claim is atomic — one UPDATE … WHERE id IN
+// (SELECT … FOR UPDATE SKIP LOCKED) RETURNING on PostgreSQL (one round
+// trip), a short write transaction on SQLite (the single writer) — so
+// relays on several nodes, or several handles on one SQLite file, never
 // hand out the same row twice, and no lock is held while deliver talks to
 // the broker. A relay that dies holding a claim loses it after 30 s.
 // deliver returns how many items, from the start, it delivered; the rest
@@ -493,48 +524,77 @@ func (db *DB) DeliverOutbox(ctx context.Context, limit int, deliver func([]Outbo
 	if limit <= 0 {
 		limit = 200
 	}
-	lock := ""
-	if db.dialect == Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
-	var items []OutboxItem
-	err := db.tx(ctx, func(x q) error {
-		now := db.nowTime()
-		rows, err := x.query(ctx, `SELECT id, topic, COALESCE(room_id, ''), COALESCE(org_id, ''), COALESCE(user_id, ''),
-			payload, created_at FROM outbox WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)
-			ORDER BY id LIMIT ?`+lock, ts(now), limit)
-		if err != nil {
-			return fmt.Errorf("store: reading outbox: %w", err)
-		}
-		for rows.Next() {
-			var it OutboxItem
-			var at int64
-			if err := rows.Scan(&it.ID, &it.Topic, &it.RoomID, &it.OrgID, &it.UserID, &it.Payload, &at); err != nil {
-				rows.Close()
-				return fmt.Errorf("store: reading outbox: %w", err)
-			}
-			it.At = fromTS(at)
-			items = append(items, it)
-		}
-		if err := rows.Close(); err != nil {
-			return mapErr(err)
-		}
-		if err := rows.Err(); err != nil {
-			return mapErr(err)
-		}
-		return updateOutbox(ctx, x, "claimed_until = ?", []any{ts(now.Add(outboxClaim))}, items)
-	})
+	items, err := db.claimOutbox(ctx, limit)
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
 	done := clamp(deliver(items), len(items))
+	const delivered = "delivered_at = ?, claimed_until = NULL, attempts = attempts + 1"
+	if done == len(items) {
+		// The usual case: one statement, no explicit transaction.
+		return done, updateOutbox(ctx, db.w(), delivered, []any{ts(db.nowTime())}, items)
+	}
 	err = db.tx(ctx, func(x q) error {
-		if err := updateOutbox(ctx, x, "delivered_at = ?, claimed_until = NULL, attempts = attempts + 1", []any{ts(db.nowTime())}, items[:done]); err != nil {
+		if err := updateOutbox(ctx, x, delivered, []any{ts(db.nowTime())}, items[:done]); err != nil {
 			return err
 		}
 		return updateOutbox(ctx, x, "claimed_until = NULL, attempts = attempts + 1", nil, items[done:])
 	})
 	return done, err
+}
+
+const outboxItemCols = `id, topic, COALESCE(room_id, ''), COALESCE(org_id, ''), COALESCE(user_id, ''), payload, created_at`
+
+// claimOutbox claims up to limit deliverable rows for outboxClaim and
+// returns them oldest first.
+func (db *DB) claimOutbox(ctx context.Context, limit int) ([]OutboxItem, error) {
+	now := db.nowTime()
+	until := ts(now.Add(outboxClaim))
+	if db.dialect == Postgres {
+		rows, err := db.w().query(ctx, `UPDATE outbox SET claimed_until = ? WHERE id IN (
+			SELECT id FROM outbox WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)
+			ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING `+outboxItemCols, until, ts(now), limit)
+		if err != nil {
+			return nil, fmt.Errorf("store: claiming outbox: %w", err)
+		}
+		items, err := scanOutbox(rows)
+		slices.SortFunc(items, func(a, b OutboxItem) int { return cmp.Compare(a.ID, b.ID) })
+		return items, err
+	}
+	var items []OutboxItem
+	err := db.tx(ctx, func(x q) error {
+		rows, err := x.query(ctx, `SELECT `+outboxItemCols+` FROM outbox
+			WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?`, ts(now), limit)
+		if err != nil {
+			return fmt.Errorf("store: reading outbox: %w", err)
+		}
+		if items, err = scanOutbox(rows); err != nil {
+			return err
+		}
+		return updateOutbox(ctx, x, "claimed_until = ?", []any{until}, items)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+func scanOutbox(rows *sql.Rows) ([]OutboxItem, error) {
+	defer rows.Close()
+	var items []OutboxItem
+	for rows.Next() {
+		var it OutboxItem
+		var at int64
+		if err := rows.Scan(&it.ID, &it.Topic, &it.RoomID, &it.OrgID, &it.UserID, &it.Payload, &at); err != nil {
+			return nil, fmt.Errorf("store: reading outbox: %w", err)
+		}
+		it.At = fromTS(at)
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: reading outbox: %w", mapErr(err))
+	}
+	return items, nil
 }
 
 // updateOutbox applies set (with its leading args) to the given rows in
