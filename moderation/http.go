@@ -16,19 +16,19 @@ import (
 // Routes registers the moderation endpoints on r (behind the auth and
 // CSRF middlewares). See docs/api-moderation.md.
 func (s *Service) Routes(r gin.IRouter) {
-	r.DELETE("/api/rooms/:room/messages/:seq", s.handleDeleteMessage)
-	r.GET("/api/rooms/:room/mutes", s.handleMutes)
-	r.POST("/api/rooms/:room/mutes", s.handleMute)
-	r.DELETE("/api/rooms/:room/mutes/:user", s.handleUnmute)
-	r.GET("/api/rooms/:room/bans", s.handleBans)
-	r.POST("/api/rooms/:room/bans", s.handleBan)
-	r.DELETE("/api/rooms/:room/bans", s.handleUnban)
-	r.DELETE("/api/rooms/:room/bans/:user", s.handleUnban)
-	r.PATCH("/api/rooms/:room/settings", s.handleSettings)
-	r.GET("/api/rooms/:room/held", s.handleHeld)
-	r.POST("/api/rooms/:room/held/:id/approve", s.handleDecide(true))
-	r.POST("/api/rooms/:room/held/:id/reject", s.handleDecide(false))
-	r.GET("/api/rooms/:room/audit", s.handleAudit)
+	r.DELETE("/api/rooms/:room/messages/:seq", inRoom(s.handleDeleteMessage))
+	r.GET("/api/rooms/:room/mutes", inRoom(s.handleMutes))
+	r.POST("/api/rooms/:room/mutes", inRoom(s.handleMute))
+	r.DELETE("/api/rooms/:room/mutes/:user", inRoom(s.handleUnmute))
+	r.GET("/api/rooms/:room/bans", inRoom(s.handleBans))
+	r.POST("/api/rooms/:room/bans", inRoom(s.handleBan))
+	r.DELETE("/api/rooms/:room/bans", inRoom(s.handleUnban))
+	r.DELETE("/api/rooms/:room/bans/:user", inRoom(s.handleUnban))
+	r.PATCH("/api/rooms/:room/settings", inRoom(s.handleSettings))
+	r.GET("/api/rooms/:room/held", inRoom(s.handleHeld))
+	r.POST("/api/rooms/:room/held/:id/approve", inRoom(s.handleDecide(true)))
+	r.POST("/api/rooms/:room/held/:id/reject", inRoom(s.handleDecide(false)))
+	r.GET("/api/rooms/:room/audit", inRoom(s.handleAudit))
 }
 
 // reasonReq is the optional body of DELETE requests and decisions.
@@ -48,23 +48,37 @@ func optionalReason(c *gin.Context) (string, bool) {
 	return req.Reason, true
 }
 
-func room(c *gin.Context) (live.RoomID, bool) {
-	return httpx.Param[live.RoomID](c, "room", "room id")
+// roomHandler serves a moderation endpoint for a signed-in caller in a room.
+type roomHandler func(c *gin.Context, id live.Identity, rm live.RoomID)
+
+// inRoom answers 401 for visitors before the body is read (so that a visitor
+// learns to sign in rather than about their input), then 400 for a malformed
+// room id, and otherwise runs h. Whether the caller may moderate the room is
+// the service's check, not the handler's.
+func inRoom(h roomHandler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := httpx.RequireUser(c)
+		if !ok {
+			return
+		}
+		rm, ok := httpx.Param[live.RoomID](c, "room", "room id")
+		if !ok {
+			return
+		}
+		h(c, id, rm)
+	}
 }
 
-// signedIn answers 401 for visitors before the body is read, so that a
-// visitor learns to sign in rather than about their input.
-func signedIn(c *gin.Context) (live.Identity, bool) { return httpx.RequireUser(c) }
+// reply answers err in the error shape, or {key: v} with status.
+func reply(c *gin.Context, status int, key string, v any, err error) {
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(status, gin.H{key: v})
+}
 
-func (s *Service) handleDeleteMessage(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleDeleteMessage(c *gin.Context, id live.Identity, rm live.RoomID) {
 	seq, err := strconv.ParseUint(c.Param("seq"), 10, 64)
 	if err != nil || seq == 0 {
 		httpx.Fail(c, &live.Error{Kind: live.KindInvalid, Code: "invalid_id", Message: "seq must be a positive integer", Fields: []string{"seq"}})
@@ -74,11 +88,7 @@ func (s *Service) handleDeleteMessage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.DeleteMessage(c.Request.Context(), id, rm, seq, reason); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"deleted": seq})
+	reply(c, http.StatusOK, "deleted", seq, s.DeleteMessage(c.Request.Context(), id, rm, seq, reason))
 }
 
 type muteReq struct {
@@ -95,15 +105,7 @@ func userField(v live.UserID, field string) (live.UserID, error) {
 	return u, nil
 }
 
-func (s *Service) handleMute(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleMute(c *gin.Context, id live.Identity, rm live.RoomID) {
 	var req muteReq
 	if !httpx.Bind(c, &req) {
 		return
@@ -118,22 +120,10 @@ func (s *Service) handleMute(c *gin.Context) {
 		return
 	}
 	m, err := s.Mute(c.Request.Context(), id, rm, user, time.Duration(req.Seconds)*time.Second, req.Reason)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, gin.H{"mute": m})
+	reply(c, http.StatusCreated, "mute", m, err)
 }
 
-func (s *Service) handleUnmute(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleUnmute(c *gin.Context, id live.Identity, rm live.RoomID) {
 	user, ok := httpx.Param[live.UserID](c, "user", "user id")
 	if !ok {
 		return
@@ -142,28 +132,12 @@ func (s *Service) handleUnmute(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.Unmute(c.Request.Context(), id, rm, user, reason); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"unmuted": user})
+	reply(c, http.StatusOK, "unmuted", user, s.Unmute(c.Request.Context(), id, rm, user, reason))
 }
 
-func (s *Service) handleMutes(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleMutes(c *gin.Context, id live.Identity, rm live.RoomID) {
 	ms, err := s.Mutes(c.Request.Context(), id, rm)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"mutes": ms})
+	reply(c, http.StatusOK, "mutes", ms, err)
 }
 
 type banReq struct {
@@ -171,15 +145,7 @@ type banReq struct {
 	Reason string      `json:"reason"`
 }
 
-func (s *Service) handleBan(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleBan(c *gin.Context, id live.Identity, rm live.RoomID) {
 	var req banReq
 	if !httpx.Bind(c, &req) {
 		return
@@ -203,17 +169,10 @@ func (s *Service) handleBan(c *gin.Context) {
 
 // handleUnban serves DELETE /bans/:user (optional {"reason"}) and
 // DELETE /bans with {"user_id","reason"}.
-func (s *Service) handleUnban(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleUnban(c *gin.Context, id live.Identity, rm live.RoomID) {
 	var user live.UserID
 	var reason string
+	var ok bool
 	if c.Param("user") != "" {
 		if user, ok = httpx.Param[live.UserID](c, "user", "user id"); !ok {
 			return
@@ -233,49 +192,21 @@ func (s *Service) handleUnban(c *gin.Context) {
 		}
 		user, reason = u, req.Reason
 	}
-	if err := s.Unban(c.Request.Context(), id, rm, user, reason); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"unbanned": user})
+	reply(c, http.StatusOK, "unbanned", user, s.Unban(c.Request.Context(), id, rm, user, reason))
 }
 
-func (s *Service) handleBans(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleBans(c *gin.Context, id live.Identity, rm live.RoomID) {
 	bs, err := s.Bans(c.Request.Context(), id, rm)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"bans": bs})
+	reply(c, http.StatusOK, "bans", bs, err)
 }
 
-func (s *Service) handleSettings(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleSettings(c *gin.Context, id live.Identity, rm live.RoomID) {
 	var p SettingsPatch
 	if !httpx.Bind(c, &p) {
 		return
 	}
 	set, err := s.UpdateSettings(c.Request.Context(), id, rm, p)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"settings": set})
+	reply(c, http.StatusOK, "settings", set, err)
 }
 
 func limitParam(c *gin.Context) (int, bool) {
@@ -291,37 +222,17 @@ func limitParam(c *gin.Context) (int, bool) {
 	return n, true
 }
 
-func (s *Service) handleHeld(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleHeld(c *gin.Context, id live.Identity, rm live.RoomID) {
 	limit, ok := limitParam(c)
 	if !ok {
 		return
 	}
 	hs, err := s.Held(c.Request.Context(), id, rm, limit)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"held": hs})
+	reply(c, http.StatusOK, "held", hs, err)
 }
 
-func (s *Service) handleDecide(approve bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, ok := signedIn(c)
-		if !ok {
-			return
-		}
-		rm, ok := room(c)
-		if !ok {
-			return
-		}
+func (s *Service) handleDecide(approve bool) roomHandler {
+	return func(c *gin.Context, id live.Identity, rm live.RoomID) {
 		msgID, err := live.ParseID[live.UserID](c.Param("id"), "message id")
 		if err != nil {
 			httpx.Fail(c, err)
@@ -332,23 +243,11 @@ func (s *Service) handleDecide(approve bool) gin.HandlerFunc {
 			return
 		}
 		h, err := s.DecideHeld(c.Request.Context(), id, rm, string(msgID), approve, reason)
-		if err != nil {
-			httpx.Fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"held": h})
+		reply(c, http.StatusOK, "held", h, err)
 	}
 }
 
-func (s *Service) handleAudit(c *gin.Context) {
-	id, ok := signedIn(c)
-	if !ok {
-		return
-	}
-	rm, ok := room(c)
-	if !ok {
-		return
-	}
+func (s *Service) handleAudit(c *gin.Context, id live.Identity, rm live.RoomID) {
 	limit, ok := limitParam(c)
 	if !ok {
 		return

@@ -230,22 +230,13 @@ func (db *DB) DirectThread(ctx context.Context, room live.RoomID, seeker, adviso
 	if err != nil {
 		return nil, false, fmt.Errorf("store: reading direct messages: %w", err)
 	}
-	defer rows.Close()
-	out := []DirectMessage{}
-	for rows.Next() {
-		m := DirectMessage{RoomID: room, SeekerID: seeker, AdvisorID: advisor}
+	return scanPage(rows, limit, func(rows *sql.Rows, m *DirectMessage) error {
+		m.RoomID, m.SeekerID, m.AdvisorID = room, seeker, advisor
 		var at int64
-		if err := rows.Scan(&m.ID, &m.FromID, &m.Text, &at); err != nil {
-			return nil, false, err
-		}
+		err := rows.Scan(&m.ID, &m.FromID, &m.Text, &at)
 		m.CreatedAt = fromTS(at)
-		out = append(out, m)
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, rows.Err()
+		return err
+	})
 }
 
 // Follow-up outcomes.
@@ -299,23 +290,13 @@ func (db *DB) FollowUps(ctx context.Context, room live.RoomID, seeker live.UserI
 	if err != nil {
 		return nil, false, fmt.Errorf("store: reading follow-ups: %w", err)
 	}
-	defer rows.Close()
-	out := []FollowUp{}
-	for rows.Next() {
-		f := FollowUp{RoomID: room}
+	return scanPage(rows, limit, func(rows *sql.Rows, f *FollowUp) error {
 		var adv, job sql.NullString
 		var at int64
-		if err := rows.Scan(&f.ID, &f.SeekerID, &adv, &f.Outcome, &job, &f.Note, &at); err != nil {
-			return nil, false, err
-		}
-		f.AdvisorID, f.JobID, f.CreatedAt = live.UserID(adv.String), live.JobID(job.String), fromTS(at)
-		out = append(out, f)
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, rows.Err()
+		err := rows.Scan(&f.ID, &f.SeekerID, &adv, &f.Outcome, &job, &f.Note, &at)
+		f.RoomID, f.AdvisorID, f.JobID, f.CreatedAt = room, live.UserID(adv.String), live.JobID(job.String), fromTS(at)
+		return err
+	})
 }
 
 func init() {

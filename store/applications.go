@@ -39,21 +39,5 @@ func (db *DB) SeekerApplications(ctx context.Context, seeker live.UserID, limit,
 	if err != nil {
 		return nil, false, fmt.Errorf("store: listing applications: %w", err)
 	}
-	defer rows.Close()
-	out := []live.Application{}
-	for rows.Next() {
-		var a live.Application
-		if err := scanApplication(rows, &a); err != nil {
-			return nil, false, err
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+	return scanPage(rows, limit, func(rows *sql.Rows, a *live.Application) error { return scanApplication(rows, a) })
 }

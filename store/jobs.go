@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -158,21 +159,5 @@ func (db *DB) Jobs(ctx context.Context, f JobFilter) ([]live.Job, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("store: listing jobs: %w", err)
 	}
-	defer rows.Close()
-	out := []live.Job{}
-	for rows.Next() {
-		var j live.Job
-		if err := scanJob(rows, &j); err != nil {
-			return nil, false, err
-		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+	return scanPage(rows, limit, func(rows *sql.Rows, j *live.Job) error { return scanJob(rows, j) })
 }

@@ -82,23 +82,7 @@ func (db *DB) Rooms(ctx context.Context, f RoomFilter) ([]live.Room, bool, error
 	if err != nil {
 		return nil, false, fmt.Errorf("store: listing rooms: %w", err)
 	}
-	defer rows.Close()
-	out := []live.Room{}
-	for rows.Next() {
-		var r live.Room
-		if err := scanRoom(rows, &r); err != nil {
-			return nil, false, err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+	return scanPage(rows, limit, func(rows *sql.Rows, r *live.Room) error { return scanRoom(rows, r) })
 }
 
 // SetRoomStatus moves a room to status to at now if the lifecycle allows it
