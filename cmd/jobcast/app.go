@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,7 +134,7 @@ func (a *App) buildEngine() error {
 		return fmt.Errorf("trusted proxies: %w", err)
 	}
 	m := newHTTPMetrics(a.Metrics)
-	e.Use(requestID(), recovery(a.Log), accessLog(a.Log), m.middleware(), securityHeaders(), bodyCap(MaxBody),
+	e.Use(wsSendBuffer, requestID(), recovery(a.Log), accessLog(a.Log), m.middleware(), securityHeaders(), bodyCap(MaxBody),
 		a.Auth.Identify(), a.Auth.CSRF())
 	e.NoRoute(func(c *gin.Context) {
 		httpx.Fail(c, &live.Error{Kind: live.KindNotFound, Code: "not_found", Message: "no such endpoint"})
@@ -150,6 +151,31 @@ func (a *App) buildEngine() error {
 	a.Rooms.Routes(e)
 	a.Engine = e
 	return nil
+}
+
+// connKey is the context key of a request's net.Conn (set by Serve).
+type connKey struct{}
+
+// wsSendBufferBytes caps the kernel send buffer of WebSocket connections.
+// The room channel bounds what it queues for a client (512 KiB) and gives a
+// blocked write 10 s, but an autotuned TCP send buffer grows to megabytes
+// and hides a client that stopped reading: at 100 chat messages/s such a
+// client was still connected after 20 s. With 32 KiB (the kernel doubles it)
+// the writer blocks within seconds and the stalled client is cut by the
+// write timeout or the queue bound. Room events are small; 64 KiB in
+// flight is far above what a viewer needs.
+const wsSendBufferBytes = 32 << 10
+
+// wsSendBuffer applies wsSendBufferBytes to WebSocket upgrade requests
+// served by Serve (not under httptest, which has no connection in the
+// context).
+func wsSendBuffer(c *gin.Context) {
+	if strings.EqualFold(c.GetHeader("Upgrade"), "websocket") {
+		if tc, ok := c.Request.Context().Value(connKey{}).(*net.TCPConn); ok {
+			_ = tc.SetWriteBuffer(wsSendBufferBytes)
+		}
+	}
+	c.Next()
 }
 
 // AddReadyCheck adds a dependency /readyz checks (each with a 2 s budget).
@@ -219,6 +245,7 @@ func (a *App) Serve(ln net.Listener) error {
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 			BaseContext:       func(net.Listener) context.Context { return a.bg },
+			ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 		}
 	}
 	srv := a.srv

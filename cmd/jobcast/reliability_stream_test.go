@@ -28,6 +28,8 @@ type streamViewer struct {
 	token     string
 	reconnect bool // reconnect (with recovery) after every close
 
+	writeMu sync.Mutex // one writer at a time (gorilla)
+
 	mu         sync.Mutex
 	conn       *websocket.Conn
 	connected  bool
@@ -191,6 +193,21 @@ func (v *streamViewer) serve(c *websocket.Conn) int {
 		}
 		v.mu.Unlock()
 	}
+}
+
+// write sends one text frame on the current connection (an error when
+// there is none).
+func (v *streamViewer) write(b []byte) error {
+	v.mu.Lock()
+	c, ok := v.conn, v.connected
+	v.mu.Unlock()
+	if !ok {
+		return errors.New("not connected")
+	}
+	v.writeMu.Lock()
+	defer v.writeMu.Unlock()
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return c.WriteMessage(websocket.TextMessage, b)
 }
 
 // close stops reconnecting, closes the socket and waits for the reader.
