@@ -32,7 +32,8 @@ import (
 //
 // JOBCAST_BENCH_VIEWERS (comma list, default "25,50,100"),
 // JOBCAST_BENCH_SECONDS (measurement window, default 5) and
-// JOBCAST_BENCH_PROFILE (write a CPU profile of the server to this path),
+// JOBCAST_BENCH_PROFILE (write a CPU profile of the server over the
+// measurement window to this path),
 // JOBCAST_BENCH_BATCH (Config.WriteBatchInterval, e.g. "1ms" or "-1ns" for
 // none) and JOBCAST_BENCH_SHARDS (Config.FanoutShards) tune it.
 
@@ -60,11 +61,28 @@ func TestBenchServerChild(t *testing.T) {
 		}
 	})
 	room := e.rooms.add("bench-key")
-	if p := os.Getenv("JOBCAST_BENCH_PROFILE"); p != "" {
-		stop := startCPUProfile(t, p)
-		defer stop()
-	}
-	stats := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	// The CPU profile covers the measurement window only (the parent asks
+	// for ?profile=start and ?profile=stop), not the viewers' set-up.
+	var stopProfile func()
+	defer func() {
+		if stopProfile != nil {
+			stopProfile()
+		}
+	}()
+	stats := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := os.Getenv("JOBCAST_BENCH_PROFILE"); p != "" {
+			switch r.URL.Query().Get("profile") {
+			case "start":
+				if stopProfile == nil {
+					stopProfile = startCPUProfile(t, p)
+				}
+			case "stop":
+				if stopProfile != nil {
+					stopProfile()
+					stopProfile = nil
+				}
+			}
+		}
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -98,8 +116,12 @@ type childStats struct {
 
 // stats asks the child for its live heap (after a GC), stacks, goroutines
 // and fan-out drops.
-func (c *benchChild) stats(b *testing.B) childStats {
-	resp, err := http.Get(c.statsURL)
+func (c *benchChild) stats(b *testing.B, query ...string) childStats {
+	u := c.statsURL
+	if len(query) > 0 {
+		u += "?" + query[0]
+	}
+	resp, err := http.Get(u)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -410,7 +432,7 @@ func runLoad(b *testing.B, n int, window time.Duration) {
 	for i, v := range viewers {
 		got0[i], ext0[i] = v.video.Load(), v.ext.Load()
 	}
-	stW := child.stats(b) // forwarded count at the window's start
+	stW := child.stats(b, "profile=start") // forwarded count at the window's start
 	sent0, cpu0, self0, t0 := pub.sent.Load(), child.cpu(b), selfCPU(), time.Now()
 	time.Sleep(window)
 	sent1, cpu1, self1, t1 := pub.sent.Load(), child.cpu(b), selfCPU(), time.Now()
@@ -424,7 +446,7 @@ func runLoad(b *testing.B, n int, window time.Duration) {
 		}
 	}
 	rss1 := child.rss(b)
-	st1 := child.stats(b)
+	st1 := child.stats(b, "profile=stop")
 	if os.Getenv("JOBCAST_BENCH_HEAPPROFILE") != "" {
 		// The child writes its heap profile when stdin closes: do it
 		// while the viewers are still connected.

@@ -62,8 +62,10 @@ type Config struct {
 	// batches of up to 64, flushed at least this often (default 500 µs;
 	// negative = one sendto per packet).
 	WriteBatchInterval time.Duration
-	// NACKBuffer is the number of packets kept per viewer video stream to
-	// answer NACKs (power of two, default 128).
+	// NACKBuffer is the number of recent packets kept per room video
+	// stream (shared by all its viewers) to answer NACKs (power of two,
+	// default 256, ~1.7 s at 1.5 Mbit/s; older packets would come too late
+	// for the viewer's jitter buffer anyway).
 	NACKBuffer uint16
 	// Registerer receives the metrics; nil = not registered.
 	Registerer prometheus.Registerer
@@ -108,7 +110,7 @@ func (c *Config) defaults() error {
 		c.WriteBatchInterval = 500 * time.Microsecond
 	}
 	if c.NACKBuffer == 0 {
-		c.NACKBuffer = 128
+		c.NACKBuffer = 256
 	}
 	if c.NACKBuffer&(c.NACKBuffer-1) != 0 {
 		return fmt.Errorf("signaling: NACKBuffer %d is not a power of two", c.NACKBuffer)

@@ -27,6 +27,7 @@ type forwarder struct {
 	kind   webrtc.RTPCodecType
 	codec  webrtc.RTPCodecCapability
 	m      *metrics
+	flush  func() // writes the batched packets (transport.flush)
 	shards []*shard
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -41,6 +42,9 @@ type forwarder struct {
 	curSource uint64 // generation the offsets below belong to
 	seqOff    uint16
 	tsOff     uint32
+	// recent packets by output sequence number (video only), shared by
+	// every viewer to answer NACKs: len is a power of two.
+	recent []*rtp.Packet
 }
 
 type shard struct {
@@ -49,14 +53,23 @@ type shard struct {
 	viewers atomic.Int32
 }
 
-func newForwarder(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, shards int, m *metrics) (*forwarder, error) {
-	f := &forwarder{kind: kind, codec: codec, m: m, done: make(chan struct{})}
+// newForwarder: nack is the number of recent packets kept to answer NACKs
+// (a power of two; 0 = none, as for audio); flush may be nil.
+func newForwarder(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, shards, nack int, flush func(), m *metrics) (*forwarder, error) {
+	if flush == nil {
+		flush = func() {}
+	}
+	f := &forwarder{kind: kind, codec: codec, m: m, flush: flush, done: make(chan struct{})}
+	if nack > 0 {
+		f.recent = make([]*rtp.Packet, nack)
+	}
 	id := "audio"
 	if kind == webrtc.RTPCodecTypeVideo {
 		id = "video"
 	}
 	for i := 0; i < shards; i++ {
 		tr := newFanTrack(kind, codec, id, "jobcast")
+		tr.fwd = f
 		f.shards = append(f.shards, &shard{track: tr, queue: make(chan *rtp.Packet, shardQueue)})
 	}
 	for _, s := range f.shards {
@@ -77,6 +90,11 @@ func (f *forwarder) run(s *shard) {
 			n := uint64(s.track.write(p))
 			f.m.packets.Add(n)
 			f.m.bytes.Add(n * uint64(p.Header.MarshalSize()+len(p.Payload)))
+			if len(s.queue) == 0 {
+				// Nothing more to add to the batch: send it now
+				// rather than wait for the batch timer.
+				f.flush()
+			}
 		}
 	}
 }
@@ -109,6 +127,11 @@ func (f *forwarder) newSource(gen uint64) {
 // push forwards one packet from source gen. p must not be modified or
 // reused by the caller afterwards: the shards read it concurrently.
 func (f *forwarder) push(gen uint64, p *rtp.Packet) {
+	// The publisher's header extension ids were negotiated with the
+	// publisher, not with the viewers: strip them.
+	p.Header.Extension = false
+	p.Header.Extensions = nil
+	p.Header.ExtensionProfile = 0
 	now := time.Now()
 	f.mu.Lock()
 	if gen != f.source {
@@ -136,13 +159,11 @@ func (f *forwarder) push(gen uint64, p *rtp.Packet) {
 		f.lastSeq, f.lastTS, f.lastAt = p.SequenceNumber, p.Timestamp, now
 	}
 	f.started = true
+	if f.recent != nil {
+		f.recent[int(p.SequenceNumber)&(len(f.recent)-1)] = p
+	}
 	f.mu.Unlock()
 
-	// The publisher's header extension ids were negotiated with the
-	// publisher, not with the viewers: strip them.
-	p.Header.Extension = false
-	p.Header.Extensions = nil
-	p.Header.ExtensionProfile = 0
 	for _, s := range f.shards {
 		if s.viewers.Load() == 0 {
 			continue
@@ -153,4 +174,21 @@ func (f *forwarder) push(gen uint64, p *rtp.Packet) {
 			f.m.dropped.Add(1)
 		}
 	}
+}
+
+// lookup returns the forwarded packets with the output sequence numbers
+// seqs that are still kept for NACKs. They must not be modified.
+func (f *forwarder) lookup(seqs []uint16) []*rtp.Packet {
+	if f.recent == nil || len(seqs) == 0 {
+		return nil
+	}
+	out := make([]*rtp.Packet, 0, len(seqs))
+	f.mu.Lock()
+	for _, seq := range seqs {
+		if p := f.recent[int(seq)&(len(f.recent)-1)]; p != nil && p.SequenceNumber == seq {
+			out = append(out, p)
+		}
+	}
+	f.mu.Unlock()
+	return out
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
-	tudp "github.com/pion/transport/v5/udp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -59,6 +58,7 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 // and the ICE-TCP listener.
 type transport struct {
 	udp      ice.UDPMux // closes its sockets
+	batches  []*batchConn
 	tcpMux   ice.TCPMux
 	tcpLn    net.Listener
 	udpAddrs []net.Addr
@@ -93,10 +93,14 @@ func openTransport(cfg *Config, lf logging.LoggerFactory) (*transport, error) {
 		t.udpAddrs = append(t.udpAddrs, conn.LocalAddr())
 		var pc net.PacketConn = conn
 		if cfg.WriteBatchInterval > 0 {
-			// sendmmsg: one system call for up to 64 packets, flushed at
-			// least every WriteBatchInterval. One sendto per packet per
-			// viewer is the largest single cost of an SFU.
-			pc = tudp.NewBatchConn(conn, 64, cfg.WriteBatchInterval)
+			// sendmmsg: one system call for up to batchSize packets,
+			// written when a fan-out shard has written a packet to all
+			// its viewers, and at least every WriteBatchInterval. One
+			// sendto per packet per viewer is the largest single cost of
+			// an SFU.
+			bc := newBatchConn(conn, cfg.WriteBatchInterval)
+			t.batches = append(t.batches, bc)
+			pc = bc
 		}
 		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: lf.NewLogger("ice-udp"), UDPConn: pc}))
 	}
@@ -149,6 +153,14 @@ func localIPs() ([]net.IP, error) {
 		return nil, fmt.Errorf("no usable network interface for media")
 	}
 	return ips, nil
+}
+
+// flush writes the media packets queued on every socket now (the fan-out
+// shards call it after writing a packet to their viewers).
+func (t *transport) flush() {
+	for _, b := range t.batches {
+		b.flush()
+	}
 }
 
 func (t *transport) close() {
@@ -219,9 +231,10 @@ func settingEngine(cfg *Config, t *transport, lf logging.LoggerFactory) (webrtc.
 
 // newAPIs builds the two pion APIs: one for publishers (NACK generator,
 // receiver reports, transport-cc feedback so the browser's congestion
-// control can ramp up) and one for viewers (NACK responder with a bounded
-// buffer of references to the shared packets — see fanTrack — and sender
-// reports for lip sync).
+// control can ramp up) and one for viewers, without interceptors: NACKs are
+// answered from one buffer per forwarded stream (fanTrack.resend) instead
+// of pion's responder, which allocates and locks per packet per viewer, and
+// sender reports come from Server.sendReports.
 func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub, view *webrtc.API, err error) {
 	se, err := settingEngine(cfg, t, lf)
 	if err != nil {
@@ -260,18 +273,10 @@ func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub, view *we
 	if err != nil {
 		return nil, nil, err
 	}
-	viewReg := &interceptor.Registry{}
-	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(cfg.NACKBuffer), nack.DisableCopy())
-	if err != nil {
-		return nil, nil, err
-	}
-	viewReg.Add(resp)
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, nil, err
-	}
-	viewReg.Add(sr)
-	view = webrtc.NewAPI(webrtc.WithMediaEngine(viewMedia), webrtc.WithInterceptorRegistry(viewReg), webrtc.WithSettingEngine(se))
+	// No interceptors on the viewer side: every one of them runs per
+	// packet per viewer. NACKs (fanTrack.resend) and sender reports
+	// (Server.sendReports) are handled per stream instead.
+	view = webrtc.NewAPI(webrtc.WithMediaEngine(viewMedia), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
 	return pub, view, nil
 }
 

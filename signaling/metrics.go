@@ -16,6 +16,7 @@ type metrics struct {
 	bytes      atomic.Uint64 // RTP payload+header bytes written to viewers
 	dropped    atomic.Uint64 // packets dropped because a fan-out shard lagged
 	plis       atomic.Uint64 // keyframe requests sent to publishers
+	nacked     atomic.Uint64 // packets retransmitted to viewers on NACK
 	rejected   atomic.Uint64 // WHIP/WHEP requests answered with an error
 }
 
@@ -34,6 +35,8 @@ func (m *metrics) register(r prometheus.Registerer) error {
 			func() float64 { return float64(m.bytes.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "jobcast_media_rtp_packets_dropped_total", Help: "RTP packets dropped because a fan-out shard fell behind."},
 			func() float64 { return float64(m.dropped.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "jobcast_media_rtp_packets_retransmitted_total", Help: "RTP packets sent again to viewers that NACKed them."},
+			func() float64 { return float64(m.nacked.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "jobcast_media_plis_sent_total", Help: "Keyframe requests (PLI) sent to publishers."},
 			func() float64 { return float64(m.plis.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "jobcast_media_requests_rejected_total", Help: "WHIP/WHEP requests answered with an error status."},

@@ -96,12 +96,12 @@ func (r *mediaRoom) installPublisher(sess *session, video *webrtc.RTPCodecCapabi
 	}
 	shards := r.srv.cfg.FanoutShards
 	if audio && r.audio == nil {
-		if r.audio, err = newForwarder(webrtc.RTPCodecTypeAudio, codecOpus.RTPCodecCapability, shards, &r.srv.m); err != nil {
+		if r.audio, err = newForwarder(webrtc.RTPCodecTypeAudio, codecOpus.RTPCodecCapability, shards, 0, r.srv.tr.flush, &r.srv.m); err != nil {
 			return nil, nil, nil, err
 		}
 	}
 	if video != nil && (r.video == nil || !sameCodec(r.video.codec, *video)) {
-		fwd, err := newForwarder(webrtc.RTPCodecTypeVideo, *video, shards, &r.srv.m)
+		fwd, err := newForwarder(webrtc.RTPCodecTypeVideo, *video, shards, int(r.srv.cfg.NACKBuffer), r.srv.tr.flush, &r.srv.m)
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -206,6 +206,7 @@ func (s *Server) negotiateViewer(sess *session, offer []byte, info offerInfo) (s
 	if err != nil {
 		return "", err
 	}
+	var streams []reportedStream
 	for _, t := range tracks {
 		sender, err := pc.AddTrack(t)
 		if err != nil {
@@ -214,6 +215,12 @@ func (s *Server) negotiateViewer(sess *session, offer []byte, info offerInfo) (s
 		if !s.spawn(func(context.Context) { s.readViewerRTCP(sess, sender) }) {
 			return "", &live.Error{Kind: live.KindUnavailable, Code: "shutting_down", Message: "this media server is shutting down", RetryAfter: time.Second}
 		}
+		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+			streams = append(streams, reportedStream{t, uint32(enc[0].SSRC)})
+		}
+	}
+	if !s.spawn(func(ctx context.Context) { s.sendReports(ctx, sess, streams) }) {
+		return "", &live.Error{Kind: live.KindUnavailable, Code: "shutting_down", Message: "this media server is shutting down", RetryAfter: time.Second}
 	}
 	ans, err := finishAnswer(pc)
 	if err != nil {
@@ -222,19 +229,67 @@ func (s *Server) negotiateViewer(sess *session, offer []byte, info offerInfo) (s
 	return ans, nil
 }
 
-// readViewerRTCP reads a viewer's RTCP for one sender (which also lets the
-// NACK responder see the NACKs) and turns PLI/FIR into a keyframe request.
+// readViewerRTCP reads a viewer's RTCP for one sender: PLI/FIR become a
+// keyframe request, NACKs are answered from the forwarder's recent packets.
 func (s *Server) readViewerRTCP(sess *session, sender *webrtc.RTPSender) {
+	var ssrc uint32
+	if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+		ssrc = uint32(enc[0].SSRC)
+	}
+	track, _ := sender.Track().(*fanTrack)
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
 			return
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				sess.room.requestKeyframe()
+			case *rtcp.TransportLayerNack:
+				if track != nil {
+					s.m.nacked.Add(uint64(track.resend(ssrc, p)))
+				}
 			}
+		}
+	}
+}
+
+type reportedStream struct {
+	track *fanTrack
+	ssrc  uint32
+}
+
+// sendReports sends the viewer an RTCP sender report per stream every
+// second (lip sync needs them), in place of pion's sender-report
+// interceptor, which takes a lock and reads the clock per packet per
+// viewer. It returns when the session or its peer connection closes.
+func (s *Server) sendReports(ctx context.Context, sess *session, streams []reportedStream) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sess.done:
+			return
+		case <-tick.C:
+		}
+		if sess.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+			return
+		}
+		if !sess.connected.Load() {
+			continue
+		}
+		now := time.Now()
+		var pkts []rtcp.Packet
+		for _, st := range streams {
+			if r := st.track.report(st.ssrc, now); r != nil {
+				pkts = append(pkts, r)
+			}
+		}
+		if len(pkts) > 0 {
+			_ = sess.pc.WriteRTCP(pkts)
 		}
 	}
 }
