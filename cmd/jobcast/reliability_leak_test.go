@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +12,13 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 )
 
 func openFDs(t *testing.T) int {
@@ -174,4 +178,209 @@ func TestReliabilitySlowloris(t *testing.T) {
 		t.Fatalf("%d of %d dribblers still open 15 s after the header timeout", n-cut, n)
 	}
 	t.Logf("%d slowloris connections: legitimate requests kept answering (worst %v), all %d cut by the header timeout", n, worst.Round(time.Millisecond), cut)
+}
+
+// TestReliabilityWHEPLeak: with the host publishing (pion over WHIP, fake
+// VP8 and Opus), 200 WHEP viewers (real pion peer connections, half signed
+// in, half visitors) connect — ICE and DTLS up, media flowing — and leave:
+// half DELETE their session first, half close the peer connection first.
+// Goroutines and open files of the process (server and clients) come back
+// to the baseline and the server holds no viewer session.
+func TestReliabilityWHEPLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 DTLS handshakes")
+	}
+	s := newSrv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.app.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	host := s.register("whep-host@leak.test")
+	// Signed-in viewers: a user may hold 4 players at once; 10 users share
+	// the cycles so the limit never answers 429 here.
+	var seekers []account
+	for i := range 10 {
+		seekers = append(seekers, s.register(fmt.Sprintf("whep-seeker%d@leak.test", i)))
+	}
+	org := s.createOrg(host, "WHEP leak org")
+	var room struct{ ID string }
+	s.ok(call{method: "POST", path: "/api/rooms", token: host.Token, body: `{"title":"WHEP leak","org_id":"` + org + `"}`}, 201, &room)
+	roomURL := base + "/api/rooms/" + room.ID
+
+	// The host goes live.
+	pub := loopbackPC(t)
+	video, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	audio, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub")
+	for _, tr := range []*webrtc.TrackLocalStaticRTP{video, audio} {
+		if _, err := pub.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, msg := negotiate(t, pub, roomURL+"/whip", host.Token); code != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", code, msg)
+	}
+	stop := make(chan struct{})
+	var pwg sync.WaitGroup
+	pwg.Add(1)
+	go func() {
+		defer pwg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		payload := make([]byte, 100)
+		for n := 1; ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			vp := append([]byte{0x10, 0x00}, payload...)
+			_ = video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(n), Timestamp: uint32(n * 1800)}, Payload: vp})
+			_ = audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: uint32(n * 960)}, Payload: payload[:40]})
+		}
+	}()
+	t.Cleanup(func() { close(stop); _ = pub.Close(); pwg.Wait() })
+
+	var gotMedia atomic.Int64
+	cycle := func(i int) error {
+		token := ""
+		if i%2 == 0 {
+			token = seekers[(i/2)%len(seekers)].Token
+		}
+		pc := loopbackPC(t)
+		defer func() { _ = pc.Close() }()
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				return err
+			}
+		}
+		first := make(chan struct{})
+		var once sync.Once
+		pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := tr.Read(buf); err != nil {
+					return
+				}
+				once.Do(func() { close(first) })
+			}
+		})
+		code, loc, err := negotiateToken(pc, roomURL+"/whep", token)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusCreated {
+			return fmt.Errorf("WHEP %d: %s", code, loc)
+		}
+		select {
+		case <-first:
+			gotMedia.Add(1)
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("cycle %d: no media within 10 s (state %s)", i, pc.ConnectionState())
+		}
+		del := func() error {
+			req, _ := http.NewRequest("DELETE", loc, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 && res.StatusCode != 404 {
+				return fmt.Errorf("DELETE %s: %d", loc, res.StatusCode)
+			}
+			return nil
+		}
+		if i%4 < 2 {
+			if err := del(); err != nil {
+				return err
+			}
+			return pc.Close()
+		}
+		if err := pc.Close(); err != nil {
+			return err
+		}
+		return del()
+	}
+	run := func(n int) {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		errs := make(chan error, n)
+		for i := range n {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := cycle(i); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	run(16) // warm up: pools, the first DTLS, the database connections
+	time.Sleep(500 * time.Millisecond)
+	http.DefaultClient.CloseIdleConnections()
+	baseG, baseF := runtime.NumGoroutine(), openFDs(t)
+	start := time.Now()
+	const n = 200
+	run(n)
+	took := time.Since(start)
+	http.DefaultClient.CloseIdleConnections()
+	g := settle(runtime.NumGoroutine, baseG+2, 20*time.Second)
+	f := settle(func() int { return openFDs(t) }, baseF+2, 20*time.Second)
+	if g > baseG+2 || f > baseF+2 {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("after %d WHEP cycles: goroutines %d (baseline %d), fds %d (baseline %d)\n%s", n, g, baseG, f, baseF, buf[:runtime.Stack(buf, true)])
+	}
+	t.Logf("%d WHEP connect/media/close cycles (8 at a time) in %v, media reached %d of %d: goroutines %d→%d, open fds %d→%d",
+		n, took.Round(time.Millisecond), gotMedia.Load()-16, n, baseG, g, baseF, f)
+}
+
+// negotiateToken is negotiate with an optional token ("" = visitor) that
+// returns errors instead of failing (it runs on the cycle goroutines).
+func negotiateToken(pc *webrtc.PeerConnection, url, token string) (int, string, error) {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return 0, "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return 0, "", err
+	}
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+		return 0, "", errors.New("ICE gathering timed out")
+	}
+	req, _ := http.NewRequest("POST", url, strings.NewReader(pc.LocalDescription().SDP))
+	req.Header.Set("Content-Type", "application/sdp")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusCreated {
+		return res.StatusCode, string(body), nil
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+		return 0, "", err
+	}
+	loc := res.Header.Get("Location")
+	if !strings.HasPrefix(loc, "http") {
+		loc = "http://" + res.Request.URL.Host + loc
+	}
+	return res.StatusCode, loc, nil
 }
