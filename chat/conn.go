@@ -34,8 +34,8 @@ type conn struct {
 	frames *rate.Limiter // client frames, against floods of pings or junk
 
 	mu          sync.Mutex
-	queue       [][]byte
-	spare       [][]byte
+	queue       []outItem
+	spare       []outItem
 	queued      int
 	closing     bool
 	closeCode   int
@@ -66,9 +66,21 @@ func (c *conn) memberOf(org live.OrgID) bool {
 	return false
 }
 
+// outItem is one queued event: its encoded bytes (shared, never modified)
+// and, for a room broadcast, the frame gorilla prepared once for every
+// recipient, written as is when the event is alone in the queue.
+type outItem struct {
+	b  []byte
+	pm *websocket.PreparedMessage
+}
+
 // send queues one encoded event (shared bytes, never modified). It reports
 // false if the connection is closing. Never blocks; safe for concurrent use.
-func (c *conn) send(b []byte) bool {
+func (c *conn) send(b []byte) bool { return c.sendItem(outItem{b: b}) }
+
+// sendItem is send with the broadcast's prepared frame (pm may be nil).
+func (c *conn) sendItem(it outItem) bool {
+	b := it.b
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -82,7 +94,7 @@ func (c *conn) send(b []byte) bool {
 		c.signal()
 		return false
 	}
-	c.queue = append(c.queue, b)
+	c.queue = append(c.queue, it)
 	c.queued += len(b)
 	c.mu.Unlock()
 	c.signal()
@@ -153,16 +165,22 @@ func (c *conn) writeLoop() {
 }
 
 // writeFrames writes items as text frames, joining consecutive events with
-// '\n' up to MaxFrameBytes per frame.
-func (c *conn) writeFrames(items [][]byte) error {
+// '\n' up to MaxFrameBytes per frame. A lone broadcast event goes out as
+// its prepared frame: one write of bytes framed once for the whole room,
+// without copying it into a pooled buffer per connection.
+func (c *conn) writeFrames(items []outItem) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	if len(items) == 1 && items[0].pm != nil {
+		return c.ws.WritePreparedMessage(items[0].pm)
+	}
 	for len(items) > 0 {
 		w, err := c.ws.NextWriter(websocket.TextMessage)
 		if err != nil {
 			return err
 		}
 		size := 0
-		for i, b := range items {
+		for i, it := range items {
+			b := it.b
 			if i > 0 && size+1+len(b) > c.s.cfg.MaxFrameBytes {
 				items = items[i:]
 				break

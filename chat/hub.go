@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"jobcast/live"
 )
 
@@ -280,8 +282,13 @@ func (h *hub) deliver(p Publication) {
 }
 
 func (h *hub) broadcast(b []byte) {
+	it := outItem{b: b}
+	if len(h.members) > 1 {
+		// Framed once for every member (server frames are not masked).
+		it.pm, _ = websocket.NewPreparedMessage(websocket.TextMessage, b)
+	}
 	for c := range h.members {
-		c.send(b)
+		c.sendItem(it)
 	}
 	h.s.m.delivered.Add(float64(len(h.members)))
 }
