@@ -201,7 +201,7 @@ func (t *fanTrack) resend(ssrc uint32, nack *rtcp.TransportLayerNack) int {
 }
 
 // resendBurst caps NACK retransmissions per viewer stream and second.
-const resendBurst = 100
+const resendBurst = 50
 
 // report returns the RTCP sender report for the binding with SSRC ssrc at
 // now, or nil when it is not bound or nothing was sent to it yet. The RTP
