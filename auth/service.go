@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"jobcast/internal/coalesce"
 	"jobcast/internal/ratelimit"
 	"jobcast/live"
 	"jobcast/store"
@@ -57,6 +58,11 @@ type Service struct {
 	// dummy is a valid hash checked when a login names an unknown account,
 	// so that such a login costs as much as a real one.
 	dummy string
+	// sessions coalesces concurrent session lookups into one query each
+	// batch (PostgreSQL only; nil: one query per lookup). Nothing is
+	// cached: every request reads after it arrived, so a logout or
+	// revocation refuses the very next request.
+	sessions *coalesce.Reads[string, live.User]
 
 	// OnLogout, if set, is called (synchronously, after the session is
 	// revoked) with the user who signed out, e.g. to close their sockets.
@@ -88,6 +94,23 @@ func New(db *store.DB, cfg Config) (*Service, error) {
 		ipLim:   ratelimit.New(cfg.IPLimit, cfg.LimiterKeys),
 		acctLim: ratelimit.New(cfg.AccountLimit, cfg.LimiterKeys),
 		csrf:    http.NewCrossOriginProtection(),
+	}
+	if db != nil && db.Dialect() == store.Postgres {
+		s.sessions = coalesce.New(4, 256, 10*time.Second, func(ctx context.Context, hashes []string) ([]coalesce.Result[live.User], error) {
+			users, err := db.SessionUsers(ctx, hashes, s.cfg.Now())
+			if err != nil {
+				return nil, err
+			}
+			out := make([]coalesce.Result[live.User], len(hashes))
+			for i, h := range hashes {
+				u, ok := users[h]
+				if !ok {
+					out[i].Err = fmt.Errorf("session: %w", live.ErrNotFound)
+				}
+				out[i].Val = u
+			}
+			return out, nil
+		})
 	}
 	for _, e := range cfg.AdminEmails {
 		if e = store.NormalizeEmail(e); e != "" {
@@ -140,7 +163,8 @@ func invalidToken() *live.Error {
 
 // IdentifyToken implements live.Sessions: "" is the anonymous visitor; an
 // unknown, expired or revoked token is an Unauthenticated *live.Error. It
-// blocks for one database read.
+// blocks for one database read (on PostgreSQL shared with the concurrent
+// lookups, see Service.sessions).
 func (s *Service) IdentifyToken(ctx context.Context, token string) (live.Identity, error) {
 	if token == "" {
 		return live.Identity{}, nil
@@ -148,7 +172,13 @@ func (s *Service) IdentifyToken(ctx context.Context, token string) (live.Identit
 	if len(token) > maxTokenLen {
 		return live.Identity{}, invalidToken()
 	}
-	u, err := s.db.SessionUser(ctx, TokenHash(token), s.cfg.Now())
+	var u live.User
+	var err error
+	if s.sessions != nil {
+		u, err = s.sessions.Do(ctx, TokenHash(token))
+	} else {
+		u, err = s.db.SessionUser(ctx, TokenHash(token), s.cfg.Now())
+	}
 	if errors.Is(err, live.ErrNotFound) {
 		return live.Identity{}, invalidToken()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"jobcast/httpx"
+	"jobcast/internal/coalesce"
 	"jobcast/internal/ratelimit"
 	"jobcast/live"
 	"jobcast/store"
@@ -25,6 +26,9 @@ type ApplyStore interface {
 	// ApplyFacts reads the ban, the shelf entry and the profile in one
 	// round trip; live.ErrNotFound for an unknown room.
 	ApplyFacts(ctx context.Context, room live.RoomID, job live.JobID, user live.UserID) (store.ApplyFacts, error)
+	// ApplyFactsBatch is ApplyFacts for many applies at once (one result
+	// or error per key, in order).
+	ApplyFactsBatch(ctx context.Context, keys []store.ApplyFactsKey) ([]store.ApplyFacts, []error, error)
 	ApplicationBySeekerJob(ctx context.Context, seeker live.UserID, job live.JobID) (live.Application, error)
 }
 
@@ -35,12 +39,17 @@ type ApplyStore interface {
 // afterwards. Safe for concurrent use.
 type Apply struct {
 	db     ApplyStore
+	facts  *coalesce.Reads[store.ApplyFactsKey, store.ApplyFacts] // nil: one read per apply
 	commit *Committer
 	relay  *Relay
 	limit  *ratelimit.Keyed
 	log    *slog.Logger
 	now    func() time.Time
 }
+
+// factsLanes is how many coalesced facts reads run at once (each holds one
+// pooled connection while it runs).
+const factsLanes = 4
 
 // MaxApplyNote is the longest note a seeker may add to an application.
 const MaxApplyNote = 500
@@ -57,7 +66,25 @@ func NewApply(db ApplyStore, rooms live.Rooms, commit *Committer, relay *Relay, 
 	if perMinute <= 0 {
 		perMinute = 10
 	}
-	return &Apply{db: db, commit: commit, relay: relay, log: log, now: time.Now,
+	var facts *coalesce.Reads[store.ApplyFactsKey, store.ApplyFacts]
+	if d, ok := db.(interface{ Dialect() store.Dialect }); ok && d.Dialect() == store.Postgres {
+		// Concurrent applies share their facts read (one round trip for a
+		// batch): a burst of thousands of taps costs a few dozen queries
+		// instead of thousands, and leaves the pool to the commits. On
+		// SQLite reads are local calls; nothing to save.
+		facts = coalesce.New(factsLanes, 256, 10*time.Second, func(ctx context.Context, keys []store.ApplyFactsKey) ([]coalesce.Result[store.ApplyFacts], error) {
+			fs, errs, err := db.ApplyFactsBatch(ctx, keys)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]coalesce.Result[store.ApplyFacts], len(keys))
+			for i := range out {
+				out[i] = coalesce.Result[store.ApplyFacts]{Val: fs[i], Err: errs[i]}
+			}
+			return out, nil
+		})
+	}
+	return &Apply{db: db, facts: facts, commit: commit, relay: relay, log: log, now: time.Now,
 		limit: ratelimit.New(ratelimit.Limit{Every: time.Minute / time.Duration(perMinute), Burst: perMinute}, 100_000)}
 }
 
@@ -106,7 +133,13 @@ func (a *Apply) apply(c *gin.Context) {
 	ctx := c.Request.Context()
 	// One read for the ban, the shelf entry and the profile (the session
 	// was read by the auth middleware): two round trips before the commit.
-	f, err := a.db.ApplyFacts(ctx, roomID, jobID, id.UserID)
+	var f store.ApplyFacts
+	var err error
+	if a.facts != nil {
+		f, err = a.facts.Do(ctx, store.ApplyFactsKey{Room: roomID, Job: jobID, User: id.UserID})
+	} else {
+		f, err = a.db.ApplyFacts(ctx, roomID, jobID, id.UserID)
+	}
 	if err != nil {
 		httpx.Fail(c, storeErr(err, "room"))
 		return

@@ -96,30 +96,23 @@ type ApplyFacts struct {
 	Profile    live.Profile // zero when !HasProfile
 }
 
-// ApplyFacts reads, in one query (one round trip), what one apply needs:
-// the ban, the shelf entry with the job's org, title and status, and the
-// profile to snapshot. An unknown room gives live.ErrNotFound ("room"); a
-// job not on the shelf is OnShelf false. It replaces the room access,
-// shelf and profile reads (seven queries on PostgreSQL) on the apply path.
-func (db *DB) ApplyFacts(ctx context.Context, room live.RoomID, job live.JobID, user live.UserID) (ApplyFacts, error) {
+// applyFactsCols are the ApplyFacts columns over rooms r, room_shelf s,
+// jobs j and profiles p, with the user's id as the one parameter.
+const applyFactsCols = `CASE WHEN EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.id AND b.user_id = ?) THEN 1 ELSE 0 END,
+	CASE WHEN j.id IS NULL THEN 0 ELSE 1 END, COALESCE(j.id, ''), COALESCE(j.org_id, ''), COALESCE(j.title, ''), COALESCE(j.status, ''),
+	CASE WHEN p.user_id IS NULL THEN 0 ELSE 1 END, COALESCE(p.full_name, ''), COALESCE(p.phone, ''), COALESCE(p.city, ''),
+	COALESCE(p.skills, '[]'), COALESCE(p.summary, ''), COALESCE(p.accessibility_needs, ''), COALESCE(p.updated_at, 0)`
+
+func scanApplyFacts(sc interface{ Scan(...any) error }, extra ...any) (ApplyFacts, error) {
 	var f ApplyFacts
 	var banned, onShelf, hasProfile int
 	var skills string
 	var updated int64
-	err := db.r().row(ctx, `SELECT
-		CASE WHEN EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.id AND b.user_id = ?) THEN 1 ELSE 0 END,
-		CASE WHEN j.id IS NULL THEN 0 ELSE 1 END, COALESCE(j.id, ''), COALESCE(j.org_id, ''), COALESCE(j.title, ''), COALESCE(j.status, ''),
-		CASE WHEN p.user_id IS NULL THEN 0 ELSE 1 END, COALESCE(p.full_name, ''), COALESCE(p.phone, ''), COALESCE(p.city, ''),
-		COALESCE(p.skills, '[]'), COALESCE(p.summary, ''), COALESCE(p.accessibility_needs, ''), COALESCE(p.updated_at, 0)
-		FROM rooms r
-		LEFT JOIN room_shelf s ON s.room_id = r.id AND s.job_id = ?
-		LEFT JOIN jobs j ON j.id = s.job_id
-		LEFT JOIN profiles p ON p.user_id = ?
-		WHERE r.id = ?`, user, job, user, room).Scan(&banned, &onShelf, &f.Job.ID, &f.Job.OrgID, &f.Job.Title, &f.Job.Status,
+	err := sc.Scan(append(append([]any{}, extra...), &banned, &onShelf, &f.Job.ID, &f.Job.OrgID, &f.Job.Title, &f.Job.Status,
 		&hasProfile, &f.Profile.FullName, &f.Profile.Phone, &f.Profile.City, &skills, &f.Profile.Summary,
-		&f.Profile.AccessibilityNeeds, &updated)
+		&f.Profile.AccessibilityNeeds, &updated)...)
 	if err != nil {
-		return f, one(err, "room")
+		return f, err
 	}
 	f.Banned, f.OnShelf, f.HasProfile = banned == 1, onShelf == 1, hasProfile == 1
 	if f.HasProfile {
@@ -127,6 +120,75 @@ func (db *DB) ApplyFacts(ctx context.Context, room live.RoomID, job live.JobID, 
 		f.Profile.UpdatedAt = fromTS(updated)
 	}
 	return f, nil
+}
+
+// ApplyFacts reads, in one query (one round trip), what one apply needs:
+// the ban, the shelf entry with the job's org, title and status, and the
+// profile to snapshot. An unknown room gives live.ErrNotFound ("room"); a
+// job not on the shelf is OnShelf false. It replaces the room access,
+// shelf and profile reads (seven queries on PostgreSQL) on the apply path.
+func (db *DB) ApplyFacts(ctx context.Context, room live.RoomID, job live.JobID, user live.UserID) (ApplyFacts, error) {
+	f, err := scanApplyFacts(db.r().row(ctx, `SELECT `+applyFactsCols+` FROM rooms r
+		LEFT JOIN room_shelf s ON s.room_id = r.id AND s.job_id = ?
+		LEFT JOIN jobs j ON j.id = s.job_id
+		LEFT JOIN profiles p ON p.user_id = ?
+		WHERE r.id = ?`, user, job, user, room))
+	if err != nil {
+		return f, one(err, "room")
+	}
+	return f, nil
+}
+
+// ApplyFactsKey names one apply's facts: who applies to which job from
+// which room.
+type ApplyFactsKey struct {
+	Room live.RoomID
+	Job  live.JobID
+	User live.UserID
+}
+
+// ApplyFactsBatch is ApplyFacts for many applies in one query on
+// PostgreSQL (one round trip for a whole burst of concurrent applies; one
+// query per key on SQLite). It returns one result per key, in order: the
+// facts, or an error (live.ErrNotFound for an unknown room).
+func (db *DB) ApplyFactsBatch(ctx context.Context, keys []ApplyFactsKey) ([]ApplyFacts, []error, error) {
+	facts, errs := make([]ApplyFacts, len(keys)), make([]error, len(keys))
+	if db.dialect != Postgres {
+		for i, k := range keys {
+			facts[i], errs[i] = db.ApplyFacts(ctx, k.Room, k.Job, k.User)
+		}
+		return facts, errs, nil
+	}
+	rooms, jobs, users := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		rooms[i], jobs[i], users[i] = string(k.Room), string(k.Job), string(k.User)
+		errs[i] = fmt.Errorf("room: %w", live.ErrNotFound) // until its row is seen
+	}
+	rows, err := db.r().query(ctx, `SELECT t.ord, `+strings.Replace(applyFactsCols, "b.user_id = ?", "b.user_id = t.usr", 1)+`
+		FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS t(room, job, usr, ord)
+		JOIN rooms r ON r.id = t.room
+		LEFT JOIN room_shelf s ON s.room_id = r.id AND s.job_id = t.job
+		LEFT JOIN jobs j ON j.id = s.job_id
+		LEFT JOIN profiles p ON p.user_id = t.usr`, rooms, jobs, users)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: reading apply facts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ord int64
+		f, err := scanApplyFacts(rows, &ord)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: reading apply facts: %w", err)
+		}
+		if ord < 1 || int(ord) > len(keys) {
+			return nil, nil, fmt.Errorf("store: reading apply facts: row %d of %d", ord, len(keys))
+		}
+		facts[ord-1], errs[ord-1] = f, nil
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("store: reading apply facts: %w", mapErr(err))
+	}
+	return facts, errs, nil
 }
 
 // CommitApplications commits a batch of applications — one fsync for the

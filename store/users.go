@@ -84,6 +84,40 @@ func (db *DB) SessionUser(ctx context.Context, tokenHash string, now time.Time) 
 	return u, one(err, "session")
 }
 
+// SessionUsers is SessionUser for many tokens in one query (one round
+// trip), for coalescing concurrent lookups. It returns the users of the
+// live sessions by token hash; unknown, expired and revoked ones are
+// absent.
+func (db *DB) SessionUsers(ctx context.Context, tokenHashes []string, now time.Time) (map[string]live.User, error) {
+	out := make(map[string]live.User, len(tokenHashes))
+	if len(tokenHashes) == 0 {
+		return out, nil
+	}
+	cond, args := "s.token_hash = ANY(?::text[])", []any{tokenHashes}
+	if db.dialect != Postgres {
+		cond = "s.token_hash IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(tokenHashes)), ", ") + ")"
+		args = args[:0]
+		for _, h := range tokenHashes {
+			args = append(args, h)
+		}
+	}
+	rows, err := db.r().query(ctx, "SELECT "+userCols+`, s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE `+cond+` AND s.revoked_at IS NULL AND s.expires_at > ?`, append(args, ts(now))...)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u live.User
+		var hash string
+		if err := scanUser(rows, &u, &hash); err != nil {
+			return nil, fmt.Errorf("store: reading sessions: %w", err)
+		}
+		out[hash] = u
+	}
+	return out, mapErr(rows.Err())
+}
+
 // RevokeSession marks one session revoked and returns its user. A session
 // already revoked or unknown gives live.ErrNotFound.
 func (db *DB) RevokeSession(ctx context.Context, tokenHash string, now time.Time) (live.UserID, error) {
