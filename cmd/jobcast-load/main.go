@@ -102,6 +102,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		scenarios = append(scenarios, s)
 	}
 
+	// Every viewer is a socket here (and in a spawned server, which
+	// inherits the limit): raise the soft limit and say when it is short.
+	need := 0
+	for _, s := range scenarios {
+		need = max(need, s.Viewers+s.WHEPViewers*4+512)
+	}
+	if lim, err := load.RaiseFileLimit(); err != nil {
+		fmt.Fprintln(stderr, "jobcast-load: open-file limit:", err)
+	} else if lim < uint64(need) {
+		fmt.Fprintf(stderr, "jobcast-load: warning: open-file limit %d is below the %d sockets this run needs (raise the hard limit: ulimit -Hn)\n", lim, need)
+	}
+
 	var reports []*load.Report
 	code := 0
 	for _, s := range scenarios {

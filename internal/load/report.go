@@ -31,6 +31,10 @@ type Report struct {
 		Duplicated uint64 `json:"duplicated"` // seq at or below one already applied
 		HighSeq    uint64 `json:"high_seq"`
 		All        int64  `json:"all"` // every event line, ephemeral ones too
+		// DrainSeconds: after the measured phase the run waits until no
+		// event arrived for Scenario.Drain (at most 60 s) before counting
+		// what never arrived as lost.
+		DrainSeconds float64 `json:"drain_seconds"`
 	} `json:"events"`
 
 	Chat struct {
@@ -77,9 +81,18 @@ type Report struct {
 		PLIs         int64   `json:"publisher_plis"`
 	} `json:"whep"`
 
+	// Client is the load tool's own CPU in the measured phase: on one
+	// machine it competes with the server for the same cores.
+	Client struct {
+		CPUSeconds    float64 `json:"cpu_seconds"`
+		Cores         float64 `json:"cores"`
+		MsPer1kEvents float64 `json:"cpu_ms_per_1k_events"` // measured phase + drain
+	} `json:"client"`
+
 	Server struct {
-		CPUSeconds       float64 `json:"cpu_seconds"` // during the measured phase
-		Cores            float64 `json:"cores"`       // cpu_seconds / seconds
+		CPUSeconds       float64 `json:"cpu_seconds"`          // during the measured phase
+		Cores            float64 `json:"cores"`                // cpu_seconds / seconds
+		MsPer1kEvents    float64 `json:"cpu_ms_per_1k_events"` // server CPU per 1,000 event lines received, measured phase + drain
 		RSSStartMiB      float64 `json:"rss_start_mib"`
 		RSSPeakMiB       float64 `json:"rss_peak_mib"`
 		RSSEndMiB        float64 `json:"rss_end_mib"`
@@ -121,7 +134,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	c := r.Connections
 	p("connections:  %d made, %d failed, %d dropped by the server; ramp %.1f s; handshake %s", c.Connected, c.Failed, c.Dropped, c.RampSeconds, lat(c.Connect))
 	e := r.Events
-	p("events:       %d delivered, %d lost, %d duplicated (by seq; last seq %d); %d event lines in all", e.Delivered, e.Lost, e.Duplicated, e.HighSeq, e.All)
+	p("events:       %d delivered, %d lost, %d duplicated (by seq; last seq %d); %d event lines in all; drain %.1f s", e.Delivered, e.Lost, e.Duplicated, e.HighSeq, e.All, e.DrainSeconds)
 	if s.Chatters > 0 {
 		p("chat:         %d sent, %d refused; publish→receipt %s", r.Chat.Sent, r.Chat.Refused, lat(r.Chat.Latency))
 	}
@@ -150,6 +163,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	v := r.Server
 	p("server:       %.1f CPU s = %.2f cores; RSS %.0f → peak %.0f → %.0f MiB; %.1f KiB RSS and %.1f KiB live heap+stacks per idle viewer; %.0f KiB RSS per WHEP viewer; %.0f goroutines peak",
 		v.CPUSeconds, v.Cores, v.RSSStartMiB, v.RSSPeakMiB, v.RSSEndMiB, v.RSSPerViewerKiB, v.HeapPerViewerKiB, v.RSSPerWHEPKiB, v.Goroutines)
+	p("cpu/events:   server %.1f ms, load tool %.1f ms of CPU per 1,000 events received (measured phase + drain)", v.MsPer1kEvents, r.Client.MsPer1kEvents)
+	p("load tool:    %.1f CPU s = %.2f cores (same machine: competes with the server)", r.Client.CPUSeconds, r.Client.Cores)
 	for _, err := range r.Errors {
 		p("error:        %s", err)
 	}

@@ -155,6 +155,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		r.errorf("metrics at start: %v", err)
 	}
 	phase := time.Now()
+	cpu0, ev0 := selfCPU(), r.ws.events.Load()
 	close(r.chatStart)
 	pctx, pcancel := context.WithTimeout(rctx, s.Duration)
 	var pwg sync.WaitGroup
@@ -179,6 +180,8 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	close(r.chatStop)
 	pwg.Wait()
 	rep.Seconds = round1(time.Since(phase).Seconds())
+	rep.Client.CPUSeconds = round1((selfCPU() - cpu0).Seconds())
+	rep.Client.Cores = math.Round((selfCPU()-cpu0).Seconds()/time.Since(phase).Seconds()*100) / 100
 	end, err := r.scrape(ctx)
 	if err == nil && !start.At.IsZero() {
 		rep.Server.CPUSeconds = round1(end.CPUSeconds - start.CPUSeconds)
@@ -189,9 +192,17 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 
 	// Drain: chatters, pins and applies have stopped; wait for the events
 	// in flight before counting what never arrived as lost.
-	select {
-	case <-ctx.Done():
-	case <-time.After(s.Drain):
+	drainStart := time.Now()
+	r.drain(ctx)
+	rep.Events.DrainSeconds = round1(time.Since(drainStart).Seconds())
+	// CPU per 1,000 event lines received, from the start of the measured
+	// phase to the end of the drain: on a shared machine this is steadier
+	// than latency (which is mostly waiting for a core).
+	if ev := r.ws.events.Load() - ev0; ev > 0 {
+		rep.Client.MsPer1kEvents = round1((selfCPU() - cpu0).Seconds() * 1e6 / float64(ev))
+		if drained, err := r.scrape(ctx); err == nil && !start.At.IsZero() {
+			rep.Server.MsPer1kEvents = round1((drained.CPUSeconds - start.CPUSeconds) * 1e6 / float64(ev))
+		}
 	}
 	stopProgress()
 	cancel()
@@ -205,6 +216,31 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	wg.Wait()
 	r.fill(rep)
 	return rep, nil
+}
+
+// maxDrain bounds the wait for events in flight after the measured phase.
+const maxDrain = 60 * time.Second
+
+// drain waits, after the measured phase, until no event has arrived for
+// s.Drain (events still in flight are late, not lost), at most maxDrain.
+func (r *Runner) drain(ctx context.Context) {
+	deadline := time.Now().Add(maxDrain)
+	last, quiet := r.ws.events.Load(), time.Now()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for time.Since(quiet) < r.s.Drain && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n := r.ws.events.Load(); n != last {
+			last, quiet = n, time.Now()
+		}
+	}
+	if time.Now().After(deadline) {
+		r.errorf("events still arriving %s after the run; what had not arrived counts as lost", maxDrain)
+	}
 }
 
 // settled waits half a second for the last handshakes, then up to 5 s for

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -286,11 +287,13 @@ func (v *viewer) serve(ctx context.Context, c *websocket.Conn) error {
 			v.chat(cctx, c)
 		}()
 	}
+	var buf []byte // reused: one read buffer per connection, not one allocation per frame
 	for {
-		_, data, err := c.ReadMessage()
+		data, err := readFrame(c, buf[:0])
 		if err != nil {
 			return err
 		}
+		buf = data
 		now := time.Now()
 		for line := range bytes.SplitSeq(data, []byte{'\n'}) {
 			if len(line) == 0 {
@@ -299,6 +302,28 @@ func (v *viewer) serve(ctx context.Context, c *websocket.Conn) error {
 			if err := v.handle(line, now); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// readFrame reads the next data frame into buf (grown as needed) — the
+// load tool reads up to 100k frames/s, so it must not allocate per frame.
+func readFrame(c *websocket.Conn, buf []byte) ([]byte, error) {
+	_, r, err := c.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 }
