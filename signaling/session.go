@@ -36,6 +36,7 @@ type session struct {
 	srv      *Server
 	pc       *webrtc.PeerConnection
 	location string
+	patchMu  sync.Mutex // serializes PATCHes; guards etag and ufrag after creation
 	etag     string
 	ufrag    string // the client's ICE ufrag (a different one = ICE restart)
 
@@ -191,6 +192,8 @@ func (srv *Server) patchSession(kind sessionKind) gin.HandlerFunc {
 			srv.fail(c, err)
 			return
 		}
+		sess.patchMu.Lock()
+		defer sess.patchMu.Unlock()
 		if m := c.GetHeader("If-Match"); m != "" && m != "*" && m != sess.etag {
 			srv.m.rejected.Add(1)
 			c.AbortWithStatusJSON(http.StatusPreconditionFailed, httpx.ErrorBody{Error: httpx.ErrorDetail{
@@ -208,25 +211,39 @@ func (srv *Server) patchSession(kind sessionKind) gin.HandlerFunc {
 			return
 		}
 		if frag.ufrag != "" && frag.ufrag != sess.ufrag {
-			srv.fail(c, live.InvalidState("ice_restart_unsupported", "ICE restarts are not supported; start a new session"))
+			// ICE restart (RFC 9725 section 4.3): 200 with the answer
+			// fragment and a new ETag.
+			ans, err := srv.iceRestart(sess, frag)
+			if err != nil {
+				srv.fail(c, err)
+				return
+			}
+			sess.ufrag, sess.etag = frag.ufrag, `"`+newToken()[:16]+`"`
+			c.Header("ETag", sess.etag)
+			c.Data(http.StatusOK, mimeSDPFrag, []byte(ans))
 			return
 		}
-		for _, cand := range frag.cands {
-			init := webrtc.ICECandidateInit{Candidate: cand.line}
-			if cand.mid != "" {
-				mid := cand.mid
-				init.SDPMid = &mid
-			} else {
-				zero := uint16(0)
-				init.SDPMLineIndex = &zero
-			}
-			// A well-formed candidate this node cannot use (another
-			// address family, say) is ignored, as RFC 8838 asks.
-			if err := sess.pc.AddICECandidate(init); err != nil {
-				srv.log.Debug("trickled candidate ignored", "session", sess.short(), "err", err)
-			}
-		}
+		srv.addCandidates(sess, frag)
 		c.Status(http.StatusNoContent)
+	}
+}
+
+// addCandidates adds a fragment's trickled candidates to the session.
+func (srv *Server) addCandidates(sess *session, frag sdpFrag) {
+	for _, cand := range frag.cands {
+		init := webrtc.ICECandidateInit{Candidate: cand.line}
+		if cand.mid != "" {
+			mid := cand.mid
+			init.SDPMid = &mid
+		} else {
+			zero := uint16(0)
+			init.SDPMLineIndex = &zero
+		}
+		// A well-formed candidate this node cannot use (another
+		// address family, say) is ignored, as RFC 8838 asks.
+		if err := sess.pc.AddICECandidate(init); err != nil {
+			srv.log.Debug("trickled candidate ignored", "session", sess.short(), "err", err)
+		}
 	}
 }
 
