@@ -27,18 +27,62 @@ func TestICERestart(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "video before the restart", func() bool { return v.video.Load() > 10 })
 	oldETag := ans.header.Get("ETag")
-	oldServerUfrag := ufragOf(t, v.pc.RemoteDescription().SDP)
 
-	offer, err := v.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	newETag := restartICE(t, v.pc, v.location, "", oldETag)
+	before := v.video.Load()
+	eventually(t, 10*time.Second, "video after the restart", func() bool { return v.video.Load() > before+20 })
+	if st := v.pc.ICEConnectionState(); st != webrtc.ICEConnectionStateConnected && st != webrtc.ICEConnectionStateCompleted {
+		t.Fatalf("ICE state after restart: %s", st)
+	}
+
+	// The old ETag is stale now; the new one works.
+	if a := do(t, "PATCH", v.location, "", "application/trickle-ice-sdpfrag", "a=end-of-candidates\r\n", "If-Match", oldETag); a.status != http.StatusPreconditionFailed {
+		t.Fatalf("PATCH with the old ETag: %d, want 412", a.status)
+	}
+	if a := do(t, "PATCH", v.location, "", "application/trickle-ice-sdpfrag", "a=end-of-candidates\r\n", "If-Match", newETag); a.status != http.StatusNoContent {
+		t.Fatalf("PATCH with the new ETag: %d %s", a.status, a.body)
+	}
+}
+
+// A publisher restarts ICE too (its phone changed networks): viewers keep
+// getting its video.
+func TestICERestartPublisher(t *testing.T) {
+	e := newEnv(t, nil)
+	room := e.rooms.add("key-1")
+	pub, ans := publish(t, e.url, room, "key-1")
+	if pub == nil {
+		t.Fatalf("publish: %d %s", ans.status, ans.body)
+	}
+	v, a := watch(t, e.url, room, "")
+	if v == nil {
+		t.Fatalf("watch: %d %s", a.status, a.body)
+	}
+	eventually(t, 10*time.Second, "video before the restart", func() bool { return v.video.Load() > 10 })
+	restartICE(t, pub.pc, pub.location, "key-1", ans.header.Get("ETag"))
+	before := v.video.Load()
+	eventually(t, 10*time.Second, "video after the publisher's restart", func() bool { return v.video.Load() > before+20 })
+	if st := pub.pc.ICEConnectionState(); st != webrtc.ICEConnectionStateConnected && st != webrtc.ICEConnectionStateCompleted {
+		t.Fatalf("publisher ICE state after restart: %s", st)
+	}
+}
+
+// restartICE restarts pc's ICE session through a PATCH of the session at
+// location, as a WHIP/WHEP client does, checks the answer fragment and
+// applies it; it returns the session's new ETag.
+func restartICE(t *testing.T, pc *webrtc.PeerConnection, location, token, oldETag string) string {
+	t.Helper()
+	oldServerUfrag := ufragOf(t, pc.RemoteDescription().SDP)
+	oldClientUfrag := ufragOf(t, pc.LocalDescription().SDP)
+	offer, err := pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gathered := webrtc.GatheringCompletePromise(v.pc)
-	if err := v.pc.SetLocalDescription(offer); err != nil {
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
 		t.Fatal(err)
 	}
 	<-gathered
-	local := v.pc.LocalDescription().SDP
+	local := pc.LocalDescription().SDP
 	var frag strings.Builder
 	for _, l := range strings.Split(local, "\r\n") {
 		if strings.HasPrefix(l, "a=ice-ufrag:") {
@@ -59,11 +103,11 @@ func TestICERestart(t *testing.T) {
 		}
 	}
 	frag.WriteString("a=end-of-candidates\r\n")
-	if ufragOf(t, local) == ufragOf(t, ans.body) {
+	if ufragOf(t, local) == oldClientUfrag {
 		t.Fatal("the client's restart offer kept its ufrag")
 	}
 
-	a := do(t, "PATCH", v.location, "", "application/trickle-ice-sdpfrag", frag.String(), "If-Match", "*")
+	a := do(t, "PATCH", location, token, "application/trickle-ice-sdpfrag", frag.String(), "If-Match", "*")
 	if a.status != http.StatusOK || a.header.Get("Content-Type") != "application/trickle-ice-sdpfrag" {
 		t.Fatalf("restart PATCH: %d %v %s", a.status, a.header, a.body)
 	}
@@ -88,7 +132,7 @@ func TestICERestart(t *testing.T) {
 
 	// Apply the fragment to the previous answer, as a WHIP/WHEP client does.
 	var sd sdp.SessionDescription
-	if err := sd.UnmarshalString(v.pc.RemoteDescription().SDP); err != nil {
+	if err := sd.UnmarshalString(pc.RemoteDescription().SDP); err != nil {
 		t.Fatal(err)
 	}
 	swap := func(attrs []sdp.Attribute, first bool) []sdp.Attribute {
@@ -120,20 +164,8 @@ func TestICERestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(raw)}); err != nil {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(raw)}); err != nil {
 		t.Fatal(err)
 	}
-	before := v.video.Load()
-	eventually(t, 10*time.Second, "video after the restart", func() bool { return v.video.Load() > before+20 })
-	if st := v.pc.ICEConnectionState(); st != webrtc.ICEConnectionStateConnected && st != webrtc.ICEConnectionStateCompleted {
-		t.Fatalf("ICE state after restart: %s", st)
-	}
-
-	// The old ETag is stale now; the new one works.
-	if a := do(t, "PATCH", v.location, "", "application/trickle-ice-sdpfrag", "a=end-of-candidates\r\n", "If-Match", oldETag); a.status != http.StatusPreconditionFailed {
-		t.Fatalf("PATCH with the old ETag: %d, want 412", a.status)
-	}
-	if a := do(t, "PATCH", v.location, "", "application/trickle-ice-sdpfrag", "a=end-of-candidates\r\n", "If-Match", newETag); a.status != http.StatusNoContent {
-		t.Fatalf("PATCH with the new ETag: %d %s", a.status, a.body)
-	}
+	return newETag
 }
