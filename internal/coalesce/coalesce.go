@@ -35,7 +35,8 @@ type call[K any, V any] struct {
 	key     K
 	ctx     context.Context
 	res     Result[V]
-	leading bool      // under mu: this call was given a lane
+	leading bool      // under mu: holds a lane it has not used yet
+	taken   bool      // under mu: in a batch
 	wake    chan bool // true: lead a batch; false: res is set. At most one of each, so buffered 2 never blocks.
 }
 
@@ -61,7 +62,7 @@ func (r *Reads[K, V]) Do(ctx context.Context, key K) (V, error) {
 	r.mu.Unlock()
 	for {
 		if lead {
-			r.runBatch()
+			r.runBatch(c)
 		}
 		if lead = <-c.wake; !lead {
 			return c.res.Val, c.res.Err
@@ -69,13 +70,17 @@ func (r *Reads[K, V]) Do(ctx context.Context, key K) (V, error) {
 	}
 }
 
-// runBatch runs the batch at the front of the queue, then hands the lane
-// to the next waiting caller or frees it.
-func (r *Reads[K, V]) runBatch() {
+// runBatch runs the batch at the front of the queue for self, the caller
+// holding the lane, then hands the lane to the oldest waiting caller
+// without one (self again if it is still waiting), or frees it.
+func (r *Reads[K, V]) runBatch(self *call[K, V]) {
 	r.mu.Lock()
 	n := min(len(r.pending), r.maxBatch)
 	batch := make([]*call[K, V], n)
 	copy(batch, r.pending)
+	for _, c := range batch {
+		c.taken = true
+	}
 	r.pending = append(r.pending[:0], r.pending[n:]...)
 	r.mu.Unlock()
 	if n > 0 {
@@ -101,6 +106,9 @@ func (r *Reads[K, V]) runBatch() {
 	// The lane passes to the oldest waiter that has none, or is freed.
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !self.taken {
+		self.leading = false // its lane is used; it needs another one
+	}
 	for _, p := range r.pending {
 		if !p.leading {
 			p.leading = true

@@ -106,3 +106,65 @@ func TestReadsDetachedFromLeaderCancel(t *testing.T) {
 		t.Fatalf("canceled leader failed the batch: %v", err)
 	}
 }
+
+// The lane is handed on until the queue is empty: with the only lane held
+// while seven callers queue, all seven are served, in batches of two.
+func TestReadsHandsTheLaneOn(t *testing.T) {
+	for range 50 {
+		release := make(chan struct{})
+		first := true
+		var mu sync.Mutex
+		r := New(1, 2, time.Second, func(ctx context.Context, keys []int) ([]Result[int], error) {
+			mu.Lock()
+			f := first
+			first = false
+			mu.Unlock()
+			if f {
+				<-release // hold the only lane while a queue forms
+			}
+			out := make([]Result[int], len(keys))
+			for i, k := range keys {
+				out[i].Val = k
+			}
+			return out, nil
+		})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = r.Do(context.Background(), 0) }()
+		for {
+			r.mu.Lock()
+			busy := r.running == 1 && len(r.pending) == 0
+			r.mu.Unlock()
+			if busy {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		for i := 1; i <= 7; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if v, err := r.Do(context.Background(), i); err != nil || v != i {
+					t.Errorf("key %d: %d %v", i, v, err)
+				}
+			}()
+		}
+		for {
+			r.mu.Lock()
+			n := len(r.pending)
+			r.mu.Unlock()
+			if n == 7 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("callers stuck: a lane was lost")
+		}
+	}
+}
