@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,12 +19,13 @@ type Report struct {
 	Seconds  float64   `json:"seconds"` // measured phase
 
 	Connections struct {
-		Viewers     int     `json:"viewers"`
-		Connected   int64   `json:"connected"`
-		Failed      int64   `json:"failed"`
-		Dropped     int64   `json:"dropped"` // closed by the server
-		RampSeconds float64 `json:"ramp_seconds"`
-		Connect     Summary `json:"connect"` // WebSocket handshake time
+		Viewers     int              `json:"viewers"`
+		Connected   int64            `json:"connected"`
+		Failed      int64            `json:"failed"`
+		Dropped     int64            `json:"dropped"`              // closed by the server
+		DroppedBy   map[string]int64 `json:"dropped_by,omitempty"` // "close 4001" (slow), "close 4008" (idle), …
+		RampSeconds float64          `json:"ramp_seconds"`
+		Connect     Summary          `json:"connect"` // WebSocket handshake time
 	} `json:"connections"`
 
 	Events struct {
@@ -116,6 +119,17 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return e.Encode(r)
 }
 
+func dropReasons(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 func lat(s Summary) string {
 	if s.Count == 0 {
 		return "—"
@@ -132,7 +146,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	p("scenario:     %d viewers (ramp %.0f/s), %d chatters at %.1f msg/s, pin every %s, %d appliers (%.0f/s sustained, bursts of %d), %d WHEP viewers, %.0f s",
 		s.Viewers, s.RampRate, s.Chatters, s.ChatRate, s.PinEvery, s.Appliers, s.ApplyRate, s.ApplyBurst, s.WHEPViewers, r.Seconds)
 	c := r.Connections
-	p("connections:  %d made, %d failed, %d dropped by the server; ramp %.1f s; handshake %s", c.Connected, c.Failed, c.Dropped, c.RampSeconds, lat(c.Connect))
+	p("connections:  %d made, %d failed, %d dropped by the server%s; ramp %.1f s; handshake %s", c.Connected, c.Failed, c.Dropped, dropReasons(c.DroppedBy), c.RampSeconds, lat(c.Connect))
 	e := r.Events
 	p("events:       %d delivered, %d lost, %d duplicated (by seq; last seq %d); %d event lines in all; drain %.1f s", e.Delivered, e.Lost, e.Duplicated, e.HighSeq, e.All, e.DrainSeconds)
 	if s.Chatters > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"sync"
@@ -568,6 +569,11 @@ func (r *Runner) fill(rep *Report) {
 	c := &rep.Connections
 	c.Viewers, c.Connected, c.Failed, c.Dropped = r.s.Viewers, r.ws.connected.Load(), r.ws.failed.Load(), r.ws.dropped.Load()
 	c.Connect = r.ws.connectTime.Summary()
+	r.ws.pinMu.Lock()
+	if len(r.ws.drops) > 0 {
+		c.DroppedBy = maps.Clone(r.ws.drops)
+	}
+	r.ws.pinMu.Unlock()
 	rep.Chat.Sent, rep.Chat.Refused, rep.Chat.Latency = r.ws.chatSent.Load(), r.ws.chatRefused.Load(), r.ws.chatLatency.Summary()
 	rep.Pin.Pins, rep.Pin.Latency = r.pins, r.ws.pinLatency.Summary()
 	if n := r.ws.pinLatency.Count(); n > 0 {

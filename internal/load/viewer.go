@@ -31,6 +31,23 @@ type wsStats struct {
 
 	pinMu   sync.Mutex
 	pinSent map[string]time.Time // job id → when the host sent the pin
+	drops   map[string]int64     // server-side closes by reason (guarded by pinMu)
+}
+
+// noteDrop counts a server-side close by its reason (close code, or the
+// read error when the socket just ended), for the report.
+func (s *wsStats) noteDrop(err error) {
+	why := "no close frame"
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		why = "close " + strconv.Itoa(ce.Code)
+	}
+	s.pinMu.Lock()
+	if s.drops == nil {
+		s.drops = map[string]int64{}
+	}
+	s.drops[why]++
+	s.pinMu.Unlock()
 }
 
 func (s *wsStats) notePin(job string, at time.Time) {
@@ -256,6 +273,7 @@ func (v *viewer) run(ctx context.Context, connected chan<- bool) {
 		}
 		if !isDrop(err) {
 			v.stats.dropped.Add(1)
+			v.stats.noteDrop(err)
 		}
 	}
 }
