@@ -16,10 +16,14 @@ import (
 )
 
 // Apply benchmarks: the whole HTTP path of one-tap apply (session lookup,
-// room access, shelf, profile, group commit, outbox) against one node.
-// Figures and the commands are in docs/benchmarks.md:
+// the apply facts read — ban, shelf entry, profile —, group commit, outbox)
+// against one node. Figures and the commands are in docs/benchmarks.md:
 //
 //	go test -run '^$' -bench 'Apply' -benchtime 5000x ./cmd/jobcast
+//
+// To count PostgreSQL statements per apply, log the benchmark's own
+// connections: JOBCAST_TEST_DATABASE_URL='postgres://postgres@127.0.0.1:5432/postgres?options=-c%20log_statement%3Dall'
+// and count the lines naming its jobcast_test_… database in the server log.
 func benchNode(b *testing.B, postgres bool) (string, func()) {
 	b.Helper()
 	cfg := DefaultConfig()
