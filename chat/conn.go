@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,7 +16,8 @@ import (
 
 // conn is one WebSocket with two goroutines owned by the Service: the
 // reader (readLoop, started by serve once the client has joined) and the
-// writer (writeLoop), the only one that writes data frames. Hubs and notices hand it encoded events
+// writer (writeLoop), which writes everything except room broadcasts to an
+// idle socket (the hub's fan-out writes those directly, direct.go). Hubs and notices hand it encoded events
 // through send, which never blocks: the queue is bounded in bytes and a
 // client that falls behind is closed with CloseSlow instead of slowing the
 // room.
@@ -40,6 +42,13 @@ type conn struct {
 	closing     bool
 	closeCode   int
 	closeReason string
+	wstate      int             // wsIdle, wsDirect or wsWriter (direct.go)
+	partial     []byte          // rest of a frame the direct path wrote partly; written first
+	broken      bool            // a direct write failed: the writer ends the connection
+	pingDue     bool            // the ping ticker fired while a direct write was in progress
+	pongDue     bool            // the client pinged; the writer answers
+	pongData    []byte          //
+	raw         syscall.RawConn // nil: no direct path (not a plain socket)
 	wake        chan struct{}
 	done        chan struct{} // closed when writeLoop has returned
 }
@@ -70,8 +79,9 @@ func (c *conn) memberOf(org live.OrgID) bool {
 // and, for a room broadcast, the frame gorilla prepared once for every
 // recipient, written as is when the event is alone in the queue.
 type outItem struct {
-	b  []byte
-	pm *websocket.PreparedMessage
+	b     []byte
+	pm    *websocket.PreparedMessage
+	frame []byte // the whole text frame, for the direct path (direct.go)
 }
 
 // send queues one encoded event (shared bytes, never modified). It reports
@@ -134,32 +144,68 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.wake:
 		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
-				return
-			}
-			continue
+			c.mu.Lock()
+			c.pingDue = true
+			c.mu.Unlock()
 		}
 		c.mu.Lock()
+		if c.wstate == wsDirect {
+			c.mu.Unlock()
+			continue // the direct write signals when it is done
+		}
+		c.wstate = wsWriter
 		items := c.queue
 		c.queue, c.spare = c.spare[:0], nil
 		c.queued = 0
+		partial, broken := c.partial, c.broken
+		c.partial = nil
+		pingDue, pongDue, pongData := c.pingDue, c.pongDue, c.pongData
+		c.pingDue, c.pongDue, c.pongData = false, false, nil
 		closing, code, reason := c.closing, c.closeCode, c.closeReason
 		c.mu.Unlock()
+		if broken {
+			return
+		}
+		if partial != nil { // always: a half-written frame would corrupt the stream
+			if err := c.writePartial(partial); err != nil {
+				return
+			}
+		}
 		if len(items) > 0 && !(closing && code == CloseSlow) {
 			if err := c.writeFrames(items); err != nil {
 				return
 			}
 		}
 		clear(items)
-		c.mu.Lock()
-		if c.spare == nil {
-			c.spare = items[:0]
+		if pongDue {
+			if err := c.ws.WriteControl(websocket.PongMessage, pongData, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
+				return
+			}
 		}
-		c.mu.Unlock()
+		if pingDue {
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
+				return
+			}
+		}
 		if closing {
 			msg := websocket.FormatCloseMessage(code, reason)
 			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 			return
+		}
+		if c.raw != nil {
+			// The direct path writes without a deadline of its own and
+			// never waits; gorilla set one on every write above.
+			_ = c.ws.NetConn().SetWriteDeadline(time.Time{})
+		}
+		c.mu.Lock()
+		if c.spare == nil {
+			c.spare = items[:0]
+		}
+		c.wstate = wsIdle
+		more := len(c.queue) > 0 || c.partial != nil || c.closing || c.broken || c.pingDue || c.pongDue
+		c.mu.Unlock()
+		if more {
+			c.signal()
 		}
 	}
 }
@@ -210,6 +256,22 @@ var newline = []byte{'\n'}
 
 // readLoop reads client frames until the socket fails or closes.
 func (c *conn) readLoop() {
+	// Pings and closes are answered by the writer, the only goroutine
+	// that writes (the direct path relies on it).
+	c.ws.SetPingHandler(func(data string) error {
+		c.mu.Lock()
+		c.pongDue, c.pongData = true, []byte(data)
+		c.mu.Unlock()
+		c.signal()
+		return nil
+	})
+	c.ws.SetCloseHandler(func(code int, _ string) error {
+		if code == websocket.CloseNoStatusReceived {
+			code = CloseNormal
+		}
+		c.close(code, "")
+		return nil
+	})
 	c.ws.SetReadLimit(int64(c.s.cfg.ReadLimit))
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
 	c.ws.SetPongHandler(func(string) error {

@@ -171,6 +171,7 @@ func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess,
 		frames: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), 2*int(s.cfg.FrameRate)),
 	}
 	c.setAccess(acc)
+	c.raw = rawConn(ws.NetConn())
 	s.connsMu.Lock()
 	s.conns[c] = struct{}{}
 	s.connsMu.Unlock()

@@ -36,13 +36,16 @@ type hub struct {
 	local atomic.Int64 // member count, read by the presence loop
 
 	// owned by run
-	members map[*conn]struct{}
-	synced  bool
-	pos     Position
-	ring    ring
-	viewers int
-	waiting []chan<- joinInfo
-	retry   *time.Timer
+	members  map[*conn]struct{}
+	list     []*conn  // members as a slice for the fan-out; nil when members changed
+	out      [][]byte // events delivered in this batch, not yet broadcast (queueOut)
+	outBytes int
+	synced   bool
+	pos      Position
+	ring     ring
+	viewers  int
+	waiting  []chan<- joinInfo
+	retry    *time.Timer
 }
 
 type actionKind int
@@ -128,12 +131,41 @@ func (h *hub) run() {
 		batch, h.q = h.q, batch[:0]
 		h.qmu.Unlock()
 		for i := range batch {
+			if batch[i].kind != actPublication {
+				h.flushOut() // events before anything that sends or changes members
+			}
 			if h.handle(&batch[i]) {
 				return
 			}
 			batch[i] = action{}
 		}
+		h.flushOut()
 	}
+}
+
+// queueOut holds an event for the broadcast at the end of the hub's
+// current batch: events that arrived together (the hub was behind) go out
+// as one frame, one write per member instead of one per event.
+func (h *hub) queueOut(b []byte) {
+	if h.outBytes > 0 && h.outBytes+1+len(b) > h.s.cfg.MaxFrameBytes {
+		h.flushOut()
+	}
+	h.out = append(h.out, b)
+	h.outBytes += len(b) + 1
+}
+
+// flushOut broadcasts the held events, joined by '\n' when several.
+func (h *hub) flushOut() {
+	switch len(h.out) {
+	case 0:
+		return
+	case 1:
+		h.broadcast(h.out[0], 1)
+	default:
+		h.broadcast(bytes.Join(h.out, newline), len(h.out))
+	}
+	clear(h.out)
+	h.out, h.outBytes = h.out[:0], 0
 }
 
 func (h *hub) exit() {
@@ -178,11 +210,12 @@ func (h *hub) handle(a *action) bool {
 		a.join.reply <- h.join(a.join)
 	case actLeave:
 		delete(h.members, a.c)
+		h.list = nil
 		h.local.Store(int64(len(h.members)))
 	case actViewers:
 		if a.n != h.viewers {
 			h.viewers = a.n
-			h.broadcast(mustEphemeral(live.EvViewers, live.ViewersData{Count: a.n}))
+			h.broadcast(mustEphemeral(live.EvViewers, live.ViewersData{Count: a.n}), 1)
 		}
 	case actStop:
 		return true
@@ -278,26 +311,34 @@ func (h *hub) deliver(p Publication) {
 			h.ring.replace(d.Seq, live.EvChatDeleted, tombstone(d.Seq, time.Now()))
 		}
 	}
-	h.broadcast(p.Data)
+	h.queueOut(p.Data)
 }
 
-func (h *hub) broadcast(b []byte) {
+// broadcast sends b (n events) to every member.
+func (h *hub) broadcast(b []byte, n int) {
 	it := outItem{b: b}
 	if len(h.members) > 1 {
 		// Framed once for every member (server frames are not masked).
 		it.pm, _ = websocket.NewPreparedMessage(websocket.TextMessage, b)
+		it.frame = textFrame(b)
 	}
-	for c := range h.members {
-		c.sendItem(it)
+	if h.list == nil {
+		h.list = make([]*conn, 0, len(h.members))
+		for c := range h.members {
+			h.list = append(h.list, c)
+		}
 	}
-	h.s.m.delivered.Add(float64(len(h.members)))
+	fanOut(h.list, it)
+	h.s.m.delivered.Add(float64(n * len(h.members)))
 }
 
 func (h *hub) closeAll(code int, reason string) {
+	h.flushOut()
 	for c := range h.members {
 		c.close(code, reason)
 	}
 	clear(h.members)
+	h.list = nil
 	h.local.Store(0)
 }
 
@@ -336,6 +377,7 @@ func (h *hub) notice(n Notice) {
 			}
 			c.close(CloseKicked, reason)
 			delete(h.members, c)
+			h.list = nil
 			kicked++
 		}
 	}
@@ -377,6 +419,7 @@ func (h *hub) join(r *joinReq) joinResult {
 		r.c.send(b)
 	}
 	h.members[r.c] = struct{}{}
+	h.list = nil
 	h.local.Store(int64(len(h.members)))
 	return joinOK
 }
