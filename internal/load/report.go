@@ -33,7 +33,8 @@ type Report struct {
 		Lost       uint64 `json:"lost"`       // seq gaps, and seqs never received by the end
 		Duplicated uint64 `json:"duplicated"` // seq at or below one already applied
 		HighSeq    uint64 `json:"high_seq"`
-		All        int64  `json:"all"` // every event line, ephemeral ones too
+		All        int64  `json:"all"`    // every event line, ephemeral ones too
+		Frames     int64  `json:"frames"` // data frames read (the server joins queued events into one frame)
 		// DrainSeconds: after the measured phase the run waits until no
 		// event arrived for Scenario.Drain (at most 60 s) before counting
 		// what never arrived as lost.
@@ -148,7 +149,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	c := r.Connections
 	p("connections:  %d made, %d failed, %d dropped by the server%s; ramp %.1f s; handshake %s", c.Connected, c.Failed, c.Dropped, dropReasons(c.DroppedBy), c.RampSeconds, lat(c.Connect))
 	e := r.Events
-	p("events:       %d delivered, %d lost, %d duplicated (by seq; last seq %d); %d event lines in all; drain %.1f s", e.Delivered, e.Lost, e.Duplicated, e.HighSeq, e.All, e.DrainSeconds)
+	p("events:       %d delivered, %d lost, %d duplicated (by seq; last seq %d); %d event lines in all in %d frames; drain %.1f s", e.Delivered, e.Lost, e.Duplicated, e.HighSeq, e.All, e.Frames, e.DrainSeconds)
 	if s.Chatters > 0 {
 		p("chat:         %d sent, %d refused; publish→receipt %s", r.Chat.Sent, r.Chat.Refused, lat(r.Chat.Latency))
 	}

@@ -566,6 +566,7 @@ func (r *Runner) fill(rep *Report) {
 	}
 	rep.Events.HighSeq = high
 	rep.Events.All = r.ws.events.Load()
+	rep.Events.Frames = r.ws.frames.Load()
 	c := &rep.Connections
 	c.Viewers, c.Connected, c.Failed, c.Dropped = r.s.Viewers, r.ws.connected.Load(), r.ws.failed.Load(), r.ws.dropped.Load()
 	c.Connect = r.ws.connectTime.Summary()

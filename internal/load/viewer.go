@@ -24,6 +24,7 @@ type wsStats struct {
 	reconnected, recovered, resets   atomic.Int64
 	chatSent, chatRefused            atomic.Int64
 	events                           atomic.Int64 // every event, ordered or not
+	frames                           atomic.Int64 // WebSocket data frames (a frame may hold several events)
 	highSeq                          atomic.Uint64
 
 	chatLatency, pinLatency Histogram
@@ -312,6 +313,7 @@ func (v *viewer) serve(ctx context.Context, c *websocket.Conn) error {
 			return err
 		}
 		buf = data
+		v.stats.frames.Add(1)
 		now := time.Now()
 		for line := range bytes.SplitSeq(data, []byte{'\n'}) {
 			if len(line) == 0 {
