@@ -17,13 +17,8 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	// a free UDP port for the media mux, so parallel test processes never collide
-	uc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	udpPort := strconv.Itoa(uc.LocalAddr().(*net.UDPAddr).Port)
-	uc.Close()
+	// a free port for the media mux (UDP) and ICE-TCP, so parallel test processes never collide
+	udpPort := strconv.Itoa(freeMediaPort(t))
 	env := map[string]string{"JOBCAST_DATA_DIR": t.TempDir(), "JOBCAST_LOG_LEVEL": "error", "JOBCAST_SHUTDOWN_TIMEOUT": "5s",
 		"JOBCAST_RTC_UDP_PORT": udpPort}
 	done := make(chan int, 1)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -68,16 +69,19 @@ func freePort(t *testing.T, network string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// freeMediaPort finds a port free for both UDP (ICE mux) and TCP (ICE-TCP
-// uses the same number) on every interface, as jobcast binds them.
-func freeMediaPort(t *testing.T) int {
+// freeMediaPort finds a port free for both UDP (ICE mux) and TCP (ICE-TCP)
+// below the ephemeral range (ip_local_port_range starts at 32768), so the
+// outgoing connections of a busy machine cannot take it between this check
+// and jobcast's bind (a port from the ephemeral range loses that race under
+// load: "listen ICE-TCP … address already in use").
+func freeMediaPort(t testing.TB) int {
 	t.Helper()
-	for range 50 {
-		u, err := net.ListenPacket("udp", ":0")
+	for range 200 {
+		port := 20000 + mrand.IntN(12000)
+		u, err := net.ListenPacket("udp", fmt.Sprintf(":%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
 		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
 		u.Close()
 		if err == nil {
@@ -85,7 +89,7 @@ func freeMediaPort(t *testing.T) int {
 			return port
 		}
 	}
-	t.Fatal("no port free for both UDP and TCP")
+	t.Fatal("no port below 32768 free for both UDP and TCP")
 	return 0
 }
 

@@ -43,7 +43,7 @@ func TestReliabilityRedisFaultsAtSize(t *testing.T) {
 	db.Close()
 	env := func() map[string]string {
 		return map[string]string{"JOBCAST_DATABASE_URL": pg, "JOBCAST_REDIS_URL": rds.url(), "JOBCAST_DATA_DIR": t.TempDir(),
-			"JOBCAST_RTC_UDP_PORT": quietMediaPort(t)}
+			"JOBCAST_RTC_UDP_PORT": fmt.Sprint(freeMediaPort(t))}
 	}
 	nodes := []*proc{startJobcast(t, env()), startJobcast(t, env())}
 

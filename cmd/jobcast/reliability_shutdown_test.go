@@ -38,7 +38,7 @@ func TestReliabilityGracefulShutdownUnderLoad(t *testing.T) {
 	f := seedFair(t, db, seekers, jobs)
 	db.Close()
 	p := startJobcast(t, map[string]string{"JOBCAST_DATA_DIR": dataDir, "JOBCAST_APPLIES_PER_MINUTE": "100000",
-		"JOBCAST_SHUTDOWN_TIMEOUT": "25s", "JOBCAST_LOG_LEVEL": "info", "JOBCAST_RTC_UDP_PORT": quietMediaPort(t)})
+		"JOBCAST_SHUTDOWN_TIMEOUT": "25s", "JOBCAST_LOG_LEVEL": "info", "JOBCAST_RTC_UDP_PORT": fmt.Sprint(freeMediaPort(t))})
 	addr := strings.TrimPrefix(p.base, "http://")
 
 	vs := make([]*streamViewer, viewers)

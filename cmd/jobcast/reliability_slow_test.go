@@ -73,7 +73,7 @@ func TestReliabilitySlowConsumers(t *testing.T) {
 	const normal, slow, senders, run = 200, 5, 100, 20 * time.Second
 	f := seedFair(t, db, normal+slow, 1)
 	db.Close()
-	p := startJobcast(t, map[string]string{"JOBCAST_DATA_DIR": dataDir, "JOBCAST_RTC_UDP_PORT": quietMediaPort(t)})
+	p := startJobcast(t, map[string]string{"JOBCAST_DATA_DIR": dataDir, "JOBCAST_RTC_UDP_PORT": fmt.Sprint(freeMediaPort(t))})
 	addr := strings.TrimPrefix(p.base, "http://")
 
 	vs := make([]*streamViewer, normal)

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -288,28 +286,4 @@ func dialRaw(url, token string, rcvbuf int) (*websocket.Conn, error) {
 		return nil, fmt.Errorf("ws dial: %d", res.StatusCode)
 	}
 	return c, err
-}
-
-// quietMediaPort is a port free for both UDP and TCP below the ephemeral
-// range (ip_local_port_range starts at 32768), so the outgoing connections
-// of a busy machine cannot take it between this check and jobcast's bind
-// (freeMediaPort picks from the ephemeral range and loses that race under
-// load).
-func quietMediaPort(t *testing.T) string {
-	t.Helper()
-	for range 200 {
-		port := 20000 + mrand.IntN(12000)
-		u, err := net.ListenPacket("udp", fmt.Sprintf(":%d", port))
-		if err != nil {
-			continue
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return fmt.Sprint(port)
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP below 32768")
-	return ""
 }
