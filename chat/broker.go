@@ -83,6 +83,10 @@ type Handler interface {
 	// Resync says that room's subscription was (re)established: anything
 	// published before may have been missed and must be read from History.
 	Resync(room live.RoomID)
+	// NoticesLost says that this node's notice delivery was interrupted and
+	// is back: notices sent meanwhile (they have no history) may never
+	// arrive. Called after the re-established subscription is in place.
+	NoticesLost()
 }
 
 // Position is a room stream's top: the seq of its latest event and the
@@ -116,6 +120,12 @@ const (
 	// ToRefresh reloads what User is in Room (all rooms if Room is "") for
 	// their open connections: staff and org routing follow role changes.
 	ToRefresh Target = "refresh"
+	// toResync is node-local (never sent): after notices were lost, close
+	// every signed-in connection with CloseResync. Their reconnect re-checks
+	// the session and bans (a lost logout or ban takes effect) and the
+	// welcome makes clients re-read what targeted notices carried (the
+	// employer's applicant feed, the seeker's recommendations).
+	toResync Target = "resync"
 )
 
 // Notice is an ephemeral event for a subset of connections on every node.

@@ -17,6 +17,7 @@ type recorder struct {
 	pubs    []Publication
 	notices []Notice
 	resyncs map[live.RoomID]int
+	lost    int
 }
 
 func (r *recorder) Publication(p Publication) {
@@ -27,6 +28,11 @@ func (r *recorder) Publication(p Publication) {
 func (r *recorder) Notice(n Notice) {
 	r.mu.Lock()
 	r.notices = append(r.notices, n)
+	r.mu.Unlock()
+}
+func (r *recorder) NoticesLost() {
+	r.mu.Lock()
+	r.lost++
 	r.mu.Unlock()
 }
 func (r *recorder) Resync(room live.RoomID) {

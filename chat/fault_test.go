@@ -155,3 +155,51 @@ func TestFlushedRedisStartsNewEpoch(t *testing.T) {
 		t.Fatalf("seq after flush %d, welcome %d", ev.Seq, c2.welcome.Seq)
 	}
 }
+
+// Notices have no history: a logout, ban or applicant notice published while
+// a node's subscription is down never reaches it. After the subscription is
+// back the node closes every signed-in connection with CloseResync, so the
+// reconnect re-checks the session (here revoked while the notice could not
+// arrive) and clients re-read what notices carried; visitors, who receive
+// nothing targeted, stay connected. The first subscription is not a loss.
+func TestNoticesLostResyncSignedIn(t *testing.T) {
+	rdb, _ := ownRedis(t)
+	w := newWorld()
+	w.user("alice", "Alice", nil)
+	w.user("bob", "Bob", nil)
+	n := startNode(t, w, NewRedisBroker(rdb, RedisOptions{Prefix: "j:", Log: quietLog()}), Config{}, nil)
+	visitor := connect(t, n.wsURL(w.room, ""), nil)
+	alice := connect(t, n.wsURL(w.room, "token=alice"), nil)
+	bob := connect(t, n.wsURL(w.room, "token=bob"), nil)
+	publishN(t, n.svc, w.room, 2)
+	last := alice.ordered(2, 5*time.Second)[1].Seq
+	bob.ordered(2, 5*time.Second)
+	visitor.ordered(2, 5*time.Second)
+
+	// Bob signs out while this node cannot hear the kick.
+	w.sessions.mu.Lock()
+	delete(w.sessions.tokens, "bob")
+	w.sessions.mu.Unlock()
+	if err := rdb.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client{alice, bob} {
+		if code := c.closeCode(10 * time.Second); code != CloseResync {
+			t.Fatalf("signed-in close code %d, want %d", code, CloseResync)
+		}
+	}
+	// Alice comes back without a gap; Bob's reconnect is refused.
+	a2 := connect(t, n.wsURL(w.room, fmt.Sprintf("token=alice&since=%d&epoch=%s", last, alice.welcome.Epoch)), nil)
+	if !a2.welcome.Recovered {
+		t.Fatalf("alice's welcome after the resync = %+v", a2.welcome)
+	}
+	if _, res, err := dialer().Dial(n.wsURL(w.room, "token=bob"), nil); err == nil || res == nil || res.StatusCode != 401 {
+		t.Fatalf("signed-out bob reconnected: err %v", err)
+	}
+	publishN(t, n.svc, w.room, 3)
+	checkContiguous(t, a2.ordered(3, 5*time.Second), last)
+	checkContiguous(t, visitor.ordered(3, 5*time.Second), last)
+	if r := n.svc.broker.(*RedisBroker).Reconnects(); r == 0 {
+		t.Fatal("the kill was not noticed")
+	}
+}

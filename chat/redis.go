@@ -44,6 +44,7 @@ type RedisBroker struct {
 	log  *slog.Logger
 
 	reconnects atomic.Uint64
+	noticed    atomic.Bool // the notice channel was subscribed once
 
 	mu   sync.Mutex
 	subs map[live.RoomID]bool
@@ -154,6 +155,14 @@ func (b *RedisBroker) session(ctx context.Context, h Handler) error {
 		pinged = false
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			if m.Kind == "subscribe" && m.Channel == b.noticeChannel() {
+				// Every session but the first follows a time without a
+				// subscription: notices published then are gone.
+				if b.noticed.Swap(true) {
+					h.NoticesLost()
+				}
+				continue
+			}
 			if m.Kind != "subscribe" || !strings.HasPrefix(m.Channel, roomPrefix) {
 				continue
 			}

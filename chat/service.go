@@ -295,6 +295,14 @@ func (b brokerHandler) Resync(room live.RoomID) {
 	}
 }
 
+// NoticesLost asks every signed-in connection on this node to reconnect
+// (see toResync): a logout, ban or applicant notice sent while this node's
+// subscription was down must not be silently missed.
+func (b brokerHandler) NoticesLost() {
+	b.s.log.Warn("chat: notices may have been missed while the broker reconnected; signed-in connections resync")
+	b.Notice(Notice{Target: toResync})
+}
+
 func (b brokerHandler) Notice(n Notice) {
 	s := b.s
 	if n.Target == ToKick {
