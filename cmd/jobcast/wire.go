@@ -104,7 +104,13 @@ func (a *App) wireLive(ctx context.Context, opt Options) error {
 
 	workers := 1 // SQLite has one writer: one committer batches for it
 	if a.DB.Dialect() == store.Postgres {
-		workers = 4
+		// Two batches in flight overlap one's round trip with the next
+		// one's forming. More workers made smaller batches that queue on
+		// PostgreSQL's WAL lock: on the 2-core machine, 3,000 applies at
+		// 64 clients gave 1,426–1,610/s with 4 workers, 1,685–1,940/s with
+		// 2 and 1,790–2,105/s with 1, p99 170–280 ms for all three
+		// (docs/benchmarks.md).
+		workers = 2
 	}
 	p.Committer = jobs.NewCommitter(a.DB, workers, 256, a.Log)
 	a.OnClose(func(context.Context) error { p.Committer.Close(); return nil })
