@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ type options struct {
 	scale                                                          float64
 	jobs                                                           int
 	serverLog                                                      string
+	docs, docsExtra                                                string
 }
 
 // run parses flags, prepares each scenario's server and accounts, runs it
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.scenarios, "scenario", "", "comma-separated presets: "+strings.Join(load.PresetNames(), ", ")+" (flags below override)")
 	fs.Float64Var(&o.scale, "scale", 1, "multiply the presets' counts and apply rate (e.g. 0.2 on a small machine)")
 	fs.StringVar(&o.jsonOut, "json", "", "write the reports as a JSON array to this file")
+	fs.StringVar(&o.docs, "docs", "", "rewrite the generated section of this Markdown report (e.g. docs/benchmarks.md) with the machine, the command and every report")
+	fs.StringVar(&o.docsExtra, "docs-extra", "", "with -docs: also put this file's text (e.g. go benchmark output) in the section")
 	fs.StringVar(&o.serverLog, "server-log", "", "with -spawn: append the server's log to this file")
 	fs.BoolVar(&o.mediaLoopback, "media-loopback", false, "with -spawn: media over loopback only (the server announces 127.0.0.1, clients reach it over ICE-TCP) — a functional check for tests, not for figures")
 	fs.IntVar(&sc.Viewers, "viewers", 0, "WebSocket viewers")
@@ -114,6 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "jobcast-load: warning: open-file limit %d is below the %d sockets this run needs (raise the hard limit: ulimit -Hn)\n", lim, need)
 	}
 
+	startLoad := loadAverage()
 	var reports []*load.Report
 	code := 0
 	for _, s := range scenarios {
@@ -128,6 +133,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		reports = append(reports, rep)
 		if ctx.Err() != nil {
 			break
+		}
+	}
+	if o.docs != "" {
+		if err := writeDocs(o, args, startLoad, reports); err != nil {
+			fmt.Fprintln(stderr, "jobcast-load: writing", o.docs+":", err)
+			code = 1
 		}
 	}
 	if o.jsonOut != "" {
@@ -280,4 +291,48 @@ func runOne(ctx context.Context, o options, s load.Scenario, stdout, stderr io.W
 		}
 	}
 	return rep, nil
+}
+
+// writeDocs puts this run into the generated section of o.docs: when and
+// where it ran, the command line and every report.
+func writeDocs(o options, args []string, startLoad string, reports []*load.Report) error {
+	var extra string
+	if o.docsExtra != "" {
+		b, err := os.ReadFile(o.docsExtra)
+		if err != nil {
+			return err
+		}
+		extra = string(b)
+	}
+	host, _ := os.Hostname()
+	header := fmt.Sprintf("### Latest `make bench` run\n\n%s on %s (%s, %s), load average at the start %s.\n\n"+
+		"Command: `jobcast-load %s`. Figures from a loaded machine mean little: check the load average.",
+		time.Now().UTC().Format(time.RFC3339), host, loadMachine(), cpuModel(), startLoad, strings.Join(args, " "))
+	return load.WriteDocs(o.docs, header, reports, extra)
+}
+
+func loadMachine() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
