@@ -214,23 +214,12 @@ func TestApplyWhileRedisDown(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest("POST", base+"/api/rooms/"+string(f.room)+"/jobs/"+string(f.jobs[0])+"/apply", nil)
-			req.Header.Set("Authorization", "Bearer "+f.tokens[i])
-			res, err := http.DefaultClient.Do(req)
+			id, err := applyCreated(base, f.room, f.jobs[0], f.tokens[i])
 			if err != nil {
 				errs <- err.Error()
 				return
 			}
-			defer res.Body.Close()
-			var out struct {
-				Application live.Application `json:"application"`
-			}
-			_ = json.NewDecoder(res.Body).Decode(&out)
-			if res.StatusCode != 201 {
-				errs <- fmt.Sprint(res.StatusCode)
-				return
-			}
-			ids[i] = out.Application.ID
+			ids[i] = id
 		}()
 	}
 	wg.Wait()
@@ -264,6 +253,26 @@ func TestApplyWhileRedisDown(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// applyCreated makes one one-tap apply as the seeker with token and
+// returns the application's id; anything but 201 Created is an error.
+func applyCreated(base string, room live.RoomID, job live.JobID, token string) (live.ApplicationID, error) {
+	req, _ := http.NewRequest("POST", base+"/api/rooms/"+string(room)+"/jobs/"+string(job)+"/apply", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var out struct {
+		Application live.Application `json:"application"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	if res.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("status %d", res.StatusCode)
+	}
+	return out.Application.ID, nil
 }
 
 func pendingOutbox(t *testing.T, s *srv) int {

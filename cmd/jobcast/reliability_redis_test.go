@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,10 +230,8 @@ func TestReliabilityApplyRedisDown30s(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			time.Sleep(time.Duration(i) * (outage - 3*time.Second) / seekers) // spread over the outage
-			req, _ := http.NewRequest("POST", base+"/api/rooms/"+string(f.room)+"/jobs/"+string(f.jobs[0])+"/apply", nil)
-			req.Header.Set("Authorization", "Bearer "+f.tokens[i])
 			t0 := time.Now()
-			res, err := http.DefaultClient.Do(req)
+			id, err := applyCreated(base, f.room, f.jobs[0], f.tokens[i])
 			if d := int64(time.Since(t0)); d > worst.Load() {
 				worst.Store(d)
 			}
@@ -242,16 +239,7 @@ func TestReliabilityApplyRedisDown30s(t *testing.T) {
 				errs <- err.Error()
 				return
 			}
-			defer res.Body.Close()
-			var out struct {
-				Application live.Application `json:"application"`
-			}
-			_ = json.NewDecoder(res.Body).Decode(&out)
-			if res.StatusCode != 201 {
-				errs <- fmt.Sprint(res.StatusCode)
-				return
-			}
-			ids[i] = out.Application.ID
+			ids[i] = id
 		}()
 	}
 	wg.Wait()
