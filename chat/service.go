@@ -301,6 +301,14 @@ func (b brokerHandler) Resync(room live.RoomID) {
 func (b brokerHandler) NoticesLost() {
 	b.s.log.Warn("chat: notices may have been missed while the broker reconnected; signed-in connections resync")
 	b.Notice(Notice{Target: toResync})
+	// Connections still joining are not hub members yet: close them here.
+	b.s.connsMu.Lock()
+	for c := range b.s.conns {
+		if c.user != "" {
+			c.close(CloseResync, "notices may have been missed; reconnect")
+		}
+	}
+	b.s.connsMu.Unlock()
 }
 
 func (b brokerHandler) Notice(n Notice) {
