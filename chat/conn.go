@@ -2,6 +2,7 @@ package chat
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -272,17 +273,20 @@ func (c *conn) readLoop() {
 		c.close(code, "")
 		return nil
 	})
-	c.ws.SetReadLimit(int64(c.s.cfg.ReadLimit))
+	// The frame limit is enforced here rather than by gorilla's read
+	// limit: gorilla would write the 1009 close frame itself, from this
+	// goroutine, past the writer (only protocol errors still make it write).
+	limit := int64(c.s.cfg.ReadLimit)
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.PongWait))
 	})
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, data, err := readFrame(c.ws, limit)
 		if err != nil {
 			var ne net.Error
 			switch {
-			case errors.Is(err, websocket.ErrReadLimit):
+			case errors.Is(err, errTooBig):
 				c.close(CloseTooBig, "frame larger than 4 KiB")
 			case errors.As(err, &ne) && ne.Timeout():
 				c.close(CloseIdleTimeout, "no message or pong for too long")
@@ -302,4 +306,23 @@ func (c *conn) readLoop() {
 		}
 		c.s.handleClientMessage(c, data)
 	}
+}
+
+var errTooBig = errors.New("chat: client frame over the read limit")
+
+// readFrame reads the next data message, at most limit bytes of it: a
+// longer one is errTooBig (nothing more of it is read).
+func readFrame(ws *websocket.Conn, limit int64) (int, []byte, error) {
+	typ, r, err := ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(data)) > limit {
+		return 0, nil, errTooBig
+	}
+	return typ, data, nil
 }
