@@ -158,15 +158,7 @@ func (t *fanTrack) resend(ssrc uint32, nack *rtcp.TransportLayerNack) int {
 	if t.fwd == nil || nack.MediaSSRC != ssrc {
 		return 0
 	}
-	t.mu.RLock()
-	var b *fanBinding
-	for _, x := range t.bindings {
-		if x.ssrc == ssrc {
-			b = x
-			break
-		}
-	}
-	t.mu.RUnlock()
+	b := t.binding(ssrc)
 	if b == nil {
 		return 0
 	}
@@ -200,6 +192,18 @@ func (t *fanTrack) resend(ssrc uint32, nack *rtcp.TransportLayerNack) int {
 	return sent
 }
 
+// binding returns the viewer binding with SSRC ssrc, or nil.
+func (t *fanTrack) binding(ssrc uint32) *fanBinding {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, b := range t.bindings {
+		if b.ssrc == ssrc {
+			return b
+		}
+	}
+	return nil
+}
+
 // resendBurst caps NACK retransmissions per viewer stream and second.
 const resendBurst = 50
 
@@ -208,15 +212,7 @@ const resendBurst = 50
 // time is the latest frame's timestamp advanced by the wall-clock time
 // since it was written, as pion's sender-report interceptor computes it.
 func (t *fanTrack) report(ssrc uint32, now time.Time) *rtcp.SenderReport {
-	t.mu.RLock()
-	var b *fanBinding
-	for _, x := range t.bindings {
-		if x.ssrc == ssrc {
-			b = x
-			break
-		}
-	}
-	t.mu.RUnlock()
+	b := t.binding(ssrc)
 	if b == nil {
 		return nil
 	}
