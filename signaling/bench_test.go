@@ -466,6 +466,7 @@ func runLoad(b *testing.B, n int, window time.Duration) {
 	b.ReportMetric(usPerPkt, "µs/pkt")
 	b.ReportMetric(float64(rss1-rss0)/float64(n), "RSS-KiB/viewer")
 	b.ReportMetric(float64(st1.heap+st1.stacks-st0.heap-st0.stacks)/1024/float64(n), "live-KiB/viewer")
+	b.ReportMetric(float64(st1.stacks-st0.stacks)/1024/float64(n), "stack-KiB/viewer")
 	b.ReportMetric(fwd/cores, "pkts/s/core")
 	b.Logf("%d viewers: video %.0f packets/s sent, %.0f/s per viewer by sequence; loss %.2f%% (%d viewers >1%%), %.0f packets/s forwarded (%.0f per viewer), server %.2f cores, clients %.2f cores, RSS %d→%d KiB, goroutines %d→%d, fan-out drops %d",
 		n, float64(sent1-sent0)/wall, float64(expected)/float64(n)/wall, loss, lossy, fwd, fwd/float64(n), cores, (self1-self0).Seconds()/wall, rss0, rss1, st0.goroutines, st1.goroutines, st1.dropped-stW.dropped)

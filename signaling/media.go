@@ -1,10 +1,14 @@
 package signaling
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -14,6 +18,7 @@ import (
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -193,9 +198,69 @@ func (t *transport) tcpPort() int {
 	return t.tcpLn.Addr().(*net.TCPAddr).Port
 }
 
+// certSource holds the DTLS certificate every peer connection of the
+// server presents. By default pion generates a key and a certificate per
+// peer connection: a key generation on every join and a parsed certificate
+// kept per viewer. Browsers likewise reuse one certificate for many
+// connections (the keys of each session come from its own ECDHE exchange).
+// It is renewed a day before it expires (pion's last a month).
+type certSource struct {
+	mu   sync.Mutex
+	cert *webrtc.Certificate
+}
+
+// config returns a peer connection configuration with the current
+// certificate.
+func (c *certSource) config() (webrtc.Configuration, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cert == nil || time.Until(c.cert.Expires()) < 24*time.Hour {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return webrtc.Configuration{}, fmt.Errorf("dtls key: %w", err)
+		}
+		cert, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			return webrtc.Configuration{}, fmt.Errorf("dtls certificate: %w", err)
+		}
+		c.cert = cert
+	}
+	return webrtc.Configuration{Certificates: []webrtc.Certificate{*c.cert}}, nil
+}
+
+// scopedLoggers hands out one logger per scope. pion asks its factory for
+// a dozen loggers per peer connection and the default factory builds five
+// log.Loggers for each: about 7 KiB per viewer, for loggers that are the
+// same for every connection.
+type scopedLoggers struct {
+	lf logging.LoggerFactory
+	mu sync.Mutex
+	m  map[string]logging.LeveledLogger
+}
+
+func (l *scopedLoggers) NewLogger(scope string) logging.LeveledLogger {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lg, ok := l.m[scope]
+	if !ok {
+		lg = l.lf.NewLogger(scope)
+		l.m[scope] = lg
+	}
+	return lg
+}
+
 func settingEngine(cfg *Config, t *transport, lf logging.LoggerFactory) (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
 	se.LoggerFactory = lf
+	// One view of the host's interfaces for every peer connection: by
+	// default each ICE agent enumerates them (netlink) and keeps its own
+	// copy, about 8 KiB per viewer. Media listens on fixed sockets opened
+	// at start anyway.
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return se, fmt.Errorf("list network interfaces: %w", err)
+	}
+	se.SetNet(n)
 	se.SetICEUDPMux(t.udp)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if cfg.LoopbackOnly {
@@ -229,13 +294,15 @@ func settingEngine(cfg *Config, t *transport, lf logging.LoggerFactory) (webrtc.
 	return se, nil
 }
 
-// newAPIs builds the two pion APIs: one for publishers (NACK generator,
-// receiver reports, transport-cc feedback so the browser's congestion
-// control can ramp up) and one for viewers, without interceptors: NACKs are
+// newAPIs builds the pion API for publishers (NACK generator, receiver
+// reports, transport-cc feedback so the browser's congestion control can
+// ramp up) and a maker of viewer APIs, without interceptors: NACKs are
 // answered from one buffer per forwarded stream (fanTrack.resend) instead
 // of pion's responder, which allocates and locks per packet per viewer, and
-// sender reports come from Server.sendReports.
-func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub, view *webrtc.API, err error) {
+// sender reports come from Server.reportLoop. Each viewer gets its own API
+// (a few hundred bytes) so that its RTCP is pushed to its own handlers
+// (viewerRTCP) rather than read by a goroutine per sender.
+func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub *webrtc.API, view func(*viewerRTCP) *webrtc.API, err error) {
 	se, err := settingEngine(cfg, t, lf)
 	if err != nil {
 		return nil, nil, err
@@ -276,7 +343,12 @@ func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub, view *we
 	// No interceptors on the viewer side: every one of them runs per
 	// packet per viewer. NACKs (fanTrack.resend) and sender reports
 	// (Server.sendReports) are handled per stream instead.
-	view = webrtc.NewAPI(webrtc.WithMediaEngine(viewMedia), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
+	noInterceptors := &interceptor.Registry{}
+	view = func(v *viewerRTCP) *webrtc.API {
+		vse := se // WithSettingEngine copies it again; the copy shares the muxes
+		vse.BufferFactory = v.buffer
+		return webrtc.NewAPI(webrtc.WithMediaEngine(viewMedia), webrtc.WithInterceptorRegistry(noInterceptors), webrtc.WithSettingEngine(vse))
+	}
 	return pub, view, nil
 }
 

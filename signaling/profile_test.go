@@ -26,4 +26,13 @@ func writeHeapProfile(t *testing.T, path string) {
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		t.Fatal(err)
 	}
+	// The goroutines next to it: each one's stack is per-viewer memory too.
+	g, err := os.Create(path + ".goroutines.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if err := pprof.Lookup("goroutine").WriteTo(g, 1); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -31,7 +31,8 @@ type Server struct {
 	m        metrics
 	tr       *transport
 	pubAPI   *webrtc.API
-	viewAPI  *webrtc.API
+	viewAPI  func(*viewerRTCP) *webrtc.API // a viewer's own API (its RTCP handlers)
+	certs    certSource                    // the DTLS certificate of every peer connection
 
 	ctx    context.Context // cancelled by Close; parent of background work
 	cancel context.CancelFunc
@@ -62,8 +63,9 @@ func New(cfg Config, rooms live.Rooms, sessions live.Sessions, reg Registry, log
 	if reg == nil {
 		reg = NewMemoryRegistry()
 	}
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelError
+	dlf := logging.NewDefaultLoggerFactory()
+	dlf.DefaultLogLevel = logging.LogLevelError
+	lf := &scopedLoggers{lf: dlf, m: map[string]logging.LeveledLogger{}}
 	tr, err := openTransport(&cfg, lf)
 	if err != nil {
 		return nil, err
@@ -86,6 +88,7 @@ func New(cfg Config, rooms live.Rooms, sessions live.Sessions, reg Registry, log
 	if cfg.NodeURL != "" {
 		s.spawn(s.refreshLoop)
 	}
+	s.spawn(s.reportLoop)
 	s.log.Info("media node ready", "udp_port", tr.udpPort(), "tcp_port", tr.tcpPort(), "node", cfg.NodeURL)
 	return s, nil
 }

@@ -47,6 +47,7 @@ type session struct {
 	shard     int         // WHEP: fan-out shard
 	active    bool        // WHEP: counted in its shards (guarded by room.mu)
 	fwds      []*forwarder
+	reports   []reportedStream // WHEP: the streams Server.reportLoop reports on; set before the session is installed
 
 	connected  atomic.Bool
 	installed  atomic.Bool // counted in the publishers or viewers gauge

@@ -192,9 +192,14 @@ func (s *Server) postWHEP(c *gin.Context) {
 }
 
 // negotiateViewer answers the viewer's offer with the room's tracks (one
-// fan-out shard per viewer) and starts an RTCP loop per sender.
+// fan-out shard per viewer); its RTCP goes to a viewerRTCP.
 func (s *Server) negotiateViewer(sess *session, offer []byte, info offerInfo) (string, error) {
-	pc, err := s.viewAPI.NewPeerConnection(webrtc.Configuration{})
+	pcCfg, err := s.certs.config()
+	if err != nil {
+		return "", err
+	}
+	rtcpIn := newViewerRTCP(s, sess)
+	pc, err := s.viewAPI(rtcpIn).NewPeerConnection(pcCfg)
 	if err != nil {
 		return "", err
 	}
@@ -212,16 +217,12 @@ func (s *Server) negotiateViewer(sess *session, offer []byte, info offerInfo) (s
 		if err != nil {
 			return "", live.Invalid("unsupported_codec", "the offer cannot receive the room's "+t.Kind().String()+": "+trimErr(err))
 		}
-		if !s.spawn(func(context.Context) { s.readViewerRTCP(sess, sender) }) {
-			return "", &live.Error{Kind: live.KindUnavailable, Code: "shutting_down", Message: "this media server is shutting down", RetryAfter: time.Second}
-		}
 		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+			rtcpIn.add(t, uint32(enc[0].SSRC))
 			streams = append(streams, reportedStream{t, uint32(enc[0].SSRC)})
 		}
 	}
-	if !s.spawn(func(ctx context.Context) { s.sendReports(ctx, sess, streams) }) {
-		return "", &live.Error{Kind: live.KindUnavailable, Code: "shutting_down", Message: "this media server is shutting down", RetryAfter: time.Second}
-	}
+	sess.reports = streams // sent by Server.reportLoop once the session is installed
 	ans, err := finishAnswer(pc)
 	if err != nil {
 		return "", err
@@ -229,67 +230,53 @@ func (s *Server) negotiateViewer(sess *session, offer []byte, info offerInfo) (s
 	return ans, nil
 }
 
-// readViewerRTCP reads a viewer's RTCP for one sender: PLI/FIR become a
-// keyframe request, NACKs are answered from the forwarder's recent packets.
-func (s *Server) readViewerRTCP(sess *session, sender *webrtc.RTPSender) {
-	var ssrc uint32
-	if enc := sender.GetParameters().Encodings; len(enc) > 0 {
-		ssrc = uint32(enc[0].SSRC)
-	}
-	track, _ := sender.Track().(*fanTrack)
-	for {
-		pkts, _, err := sender.ReadRTCP()
-		if err != nil {
-			return
-		}
-		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				sess.room.requestKeyframe()
-			case *rtcp.TransportLayerNack:
-				if track != nil {
-					s.m.nacked.Add(uint64(track.resend(ssrc, p)))
-				}
-			}
-		}
-	}
-}
-
 type reportedStream struct {
 	track *fanTrack
 	ssrc  uint32
 }
 
-// sendReports sends the viewer an RTCP sender report per stream every
-// second (lip sync needs them), in place of pion's sender-report
-// interceptor, which takes a lock and reads the clock per packet per
-// viewer. It returns when the session or its peer connection closes.
-func (s *Server) sendReports(ctx context.Context, sess *session, streams []reportedStream) {
+// reportLoop sends every connected viewer an RTCP sender report per stream
+// every second (lip sync needs them), from one goroutine for the whole
+// server: pion's sender-report interceptor takes a lock and reads the clock
+// per packet per viewer, and a goroutine per viewer costs its stack.
+func (s *Server) reportLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var viewers []*session
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-sess.done:
-			return
 		case <-tick.C:
 		}
-		if sess.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
-			return
-		}
-		if !sess.connected.Load() {
-			continue
-		}
-		now := time.Now()
-		var pkts []rtcp.Packet
-		for _, st := range streams {
-			if r := st.track.report(st.ssrc, now); r != nil {
-				pkts = append(pkts, r)
+		viewers = viewers[:0]
+		s.mu.Lock()
+		for _, sess := range s.byID {
+			if sess.kind == kindWHEP && len(sess.reports) > 0 {
+				viewers = append(viewers, sess)
 			}
 		}
-		if len(pkts) > 0 {
-			_ = sess.pc.WriteRTCP(pkts)
+		s.mu.Unlock()
+		now := time.Now()
+		for _, sess := range viewers {
+			s.sendReports(sess, now)
 		}
+		clear(viewers)
+	}
+}
+
+// sendReports sends one viewer its sender reports, if it is connected.
+func (s *Server) sendReports(sess *session, now time.Time) {
+	if !sess.connected.Load() || sess.closing.Load() {
+		return
+	}
+	pkts := make([]rtcp.Packet, 0, len(sess.reports))
+	for _, st := range sess.reports {
+		if r := st.track.report(st.ssrc, now); r != nil {
+			pkts = append(pkts, r)
+		}
+	}
+	if len(pkts) > 0 {
+		_ = sess.pc.WriteRTCP(pkts)
 	}
 }

@@ -189,7 +189,11 @@ func (s *Server) postWHIP(c *gin.Context) {
 // that accepts only the chosen video codec, after gathering every local
 // candidate (OBS sends offers without candidates and does not trickle).
 func (s *Server) negotiatePublisher(offer []byte, video *webrtc.RTPCodecParameters) (*webrtc.PeerConnection, string, error) {
-	pc, err := s.pubAPI.NewPeerConnection(webrtc.Configuration{})
+	pcCfg, err := s.certs.config()
+	if err != nil {
+		return nil, "", err
+	}
+	pc, err := s.pubAPI.NewPeerConnection(pcCfg)
 	if err != nil {
 		return nil, "", err
 	}
