@@ -120,12 +120,6 @@ const (
 	// ToRefresh reloads what User is in Room (all rooms if Room is "") for
 	// their open connections: staff and org routing follow role changes.
 	ToRefresh Target = "refresh"
-	// toResync is node-local (never sent): after notices were lost, close
-	// every signed-in connection with CloseResync. Their reconnect re-checks
-	// the session and bans (a lost logout or ban takes effect) and the
-	// welcome makes clients re-read what targeted notices carried (the
-	// employer's applicant feed, the seeker's recommendations).
-	toResync Target = "resync"
 )
 
 // Notice is an ephemeral event for a subset of connections on every node.

@@ -15,13 +15,15 @@ import (
 	"jobcast/live"
 )
 
-// conn is one WebSocket with two goroutines owned by the Service: the
-// reader (readLoop, started by serve once the client has joined) and the
-// writer (writeLoop), which writes everything except room broadcasts to an
-// idle socket (the hub's fan-out writes those directly, direct.go). Hubs and notices hand it encoded events
-// through send, which never blocks: the queue is bounded in bytes and a
-// client that falls behind is closed with CloseSlow instead of slowing the
-// room.
+// conn is one WebSocket with goroutines owned by the Service: the reader
+// (readLoop, started by serve once the client has joined) and, only while
+// there is something to write, the writer (writeLoop), which writes
+// everything except room broadcasts to an idle socket (the hub's fan-out
+// writes those directly, direct.go). An idle connection has no writer
+// goroutine: with 10,000 viewers that is 10,000 stacks fewer. Hubs and
+// notices hand it encoded events through send, which never blocks: the
+// queue is bounded in bytes and a client that falls behind is closed with
+// CloseSlow instead of slowing the room.
 type conn struct {
 	s    *Service
 	ws   *websocket.Conn
@@ -50,8 +52,10 @@ type conn struct {
 	pongDue     bool            // the client pinged; the writer answers
 	pongData    []byte          //
 	raw         syscall.RawConn // nil: no direct path (not a plain socket)
-	wake        chan struct{}
-	done        chan struct{} // closed when writeLoop has returned
+	writing     bool            // a writer goroutine is running (it checks for more work before it stops)
+	ended       bool            // the connection is over: no writer starts again
+	pinger      *time.Timer     // sets pingDue every PingInterval
+	done        chan struct{}   // closed when the connection is over (socket closed)
 }
 
 // connAccess is the routing-relevant part of a live.RoomAccess.
@@ -124,35 +128,67 @@ func (c *conn) close(code int, reason string) {
 	c.signal()
 }
 
+// signal starts the writer unless it is running (it looks for more work
+// before it stops) or the connection is over. Never blocks.
 func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	c.mu.Lock()
+	start := !c.writing && !c.ended
+	if start {
+		c.writing = true
+		c.s.wg.Add(1) // the reader or the upgrade handler holds the group open meanwhile
+	}
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
 	}
 }
 
-// writeLoop is the connection's only data writer. It drains the queue into
-// frames of at most MaxFrameBytes (several events joined by '\n'), pings
-// every PingInterval and, when closing, sends the close frame and closes the
-// socket, which also ends the reader.
+// startPings arms the ping timer: every PingInterval the writer pings. A
+// runtime timer, not a goroutine per connection.
+func (c *conn) startPings() {
+	c.mu.Lock()
+	c.pinger = time.AfterFunc(c.s.cfg.PingInterval, c.pingDueNow)
+	c.mu.Unlock()
+}
+
+func (c *conn) pingDueNow() {
+	c.mu.Lock()
+	c.pingDue = true
+	ended, t := c.ended, c.pinger
+	c.mu.Unlock()
+	if !ended {
+		c.signal()
+		t.Reset(c.s.cfg.PingInterval)
+	}
+}
+
+// writeLoop is the connection's only data writer, running while there is
+// work. It drains the queue into frames of at most MaxFrameBytes (several
+// events joined by '\n'), pings when due and, when closing, sends the close
+// frame and closes the socket, which also ends the reader.
 func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
-	defer close(c.done)
-	defer c.ws.Close()
-	ping := time.NewTicker(c.s.cfg.PingInterval)
-	defer ping.Stop()
+	if c.write() {
+		return // idle: the next signal starts a writer again
+	}
+	c.mu.Lock()
+	c.ended = true
+	t := c.pinger
+	c.mu.Unlock()
+	t.Stop()
+	_ = c.ws.Close()
+	close(c.done)
+}
+
+// write does the writer's work until there is none left (true) or the
+// connection is over (false).
+func (c *conn) write() bool {
 	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			c.mu.Lock()
-			c.pingDue = true
-			c.mu.Unlock()
-		}
 		c.mu.Lock()
 		if c.wstate == wsDirect {
+			c.writing = false
 			c.mu.Unlock()
-			continue // the direct write signals when it is done
+			return true // the direct write signals when it is done
 		}
 		c.wstate = wsWriter
 		items := c.queue
@@ -165,33 +201,33 @@ func (c *conn) writeLoop() {
 		closing, code, reason := c.closing, c.closeCode, c.closeReason
 		c.mu.Unlock()
 		if broken {
-			return
+			return false
 		}
 		if partial != nil { // always: a half-written frame would corrupt the stream
 			if err := c.writePartial(partial); err != nil {
-				return
+				return false
 			}
 		}
 		if len(items) > 0 && !(closing && code == CloseSlow) {
 			if err := c.writeFrames(items); err != nil {
-				return
+				return false
 			}
 		}
 		clear(items)
 		if pongDue {
 			if err := c.ws.WriteControl(websocket.PongMessage, pongData, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
-				return
+				return false
 			}
 		}
 		if pingDue {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.cfg.WriteTimeout)); err != nil {
-				return
+				return false
 			}
 		}
 		if closing {
 			msg := websocket.FormatCloseMessage(code, reason)
 			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			return
+			return false
 		}
 		if c.raw != nil {
 			// The direct path writes without a deadline of its own and
@@ -204,9 +240,12 @@ func (c *conn) writeLoop() {
 		}
 		c.wstate = wsIdle
 		more := len(c.queue) > 0 || c.partial != nil || c.closing || c.broken || c.pingDue || c.pongDue
+		if !more {
+			c.writing = false // decided under mu: a later signal starts a new writer
+		}
 		c.mu.Unlock()
-		if more {
-			c.signal()
+		if !more {
+			return true
 		}
 	}
 }

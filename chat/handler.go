@@ -161,13 +161,13 @@ func parseRecovery(q url.Values) (recovery, error) {
 	return recovery{set: true, since: since, epoch: epoch}, nil
 }
 
-// serve runs one upgraded connection: writer goroutine, hub join with
-// welcome and replay, then the read loop on a fresh goroutine (a small
+// serve runs one upgraded connection: hub join with welcome and replay
+// (the writer starts when they are queued), then the read loop on a fresh goroutine (a small
 // stack for the long idle life of the connection) that also cleans up.
 func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess, rec recovery) {
 	c := &conn{
 		s: s, ws: ws, room: room.ID, id: acc.Identity, user: acc.Identity.UserID,
-		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		done:   make(chan struct{}),
 		frames: rate.NewLimiter(rate.Limit(s.cfg.FrameRate), 2*int(s.cfg.FrameRate)),
 	}
 	c.setAccess(acc)
@@ -176,8 +176,7 @@ func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess,
 	s.conns[c] = struct{}{}
 	s.connsMu.Unlock()
 	s.m.connections.Inc()
-	s.wg.Add(1)
-	go c.writeLoop()
+	c.startPings()
 	var h *hub
 	member := false
 	cleanup := func() {

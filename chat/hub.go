@@ -358,17 +358,8 @@ func (h *hub) notice(n Notice) {
 			match = c.memberOf(n.Org)
 		case ToStaff:
 			match = c.staff()
-		case toResync:
-			match = c.user != ""
 		}
 		if !match {
-			continue
-		}
-		if n.Target == toResync {
-			c.close(CloseResync, "notices may have been missed; reconnect")
-			delete(h.members, c)
-			h.list = nil
-			kicked++
 			continue
 		}
 		if n.Target == ToRefresh {

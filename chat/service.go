@@ -295,13 +295,17 @@ func (b brokerHandler) Resync(room live.RoomID) {
 	}
 }
 
-// NoticesLost asks every signed-in connection on this node to reconnect
-// (see toResync): a logout, ban or applicant notice sent while this node's
-// subscription was down must not be silently missed.
+// NoticesLost closes every signed-in connection of this node with
+// CloseResync: a logout, ban or applicant notice sent while this node's
+// subscription was down must not be silently missed. Their reconnect
+// re-checks the session and bans (a lost logout or ban takes effect) and
+// the welcome makes clients re-read what targeted notices carried (the
+// employer's applicant feed, the seeker's recommendations). It closes the
+// connections open now, hub members and those still joining alike, and not
+// the reconnects that follow (which is why it does not go through the hubs'
+// queues).
 func (b brokerHandler) NoticesLost() {
 	b.s.log.Warn("chat: notices may have been missed while the broker reconnected; signed-in connections resync")
-	b.Notice(Notice{Target: toResync})
-	// Connections still joining are not hub members yet: close them here.
 	b.s.connsMu.Lock()
 	for c := range b.s.conns {
 		if c.user != "" {
