@@ -29,6 +29,12 @@ type Config struct {
 	// AllowedOrigins may call the endpoints from browsers (CORS). "*" allows
 	// any origin. Same-origin requests need no entry.
 	AllowedOrigins []string
+	// IPs are the local addresses media binds to and gathers candidates on
+	// (JOBCAST_RTC_IPS); empty = every non-loopback address that is up.
+	// Each address costs every viewer an ICE candidate (a socket reader and
+	// its buffers), so a node with addresses no client can reach should
+	// list the ones that can.
+	IPs []net.IP
 	// LoopbackOnly gathers only 127.0.0.1 candidates, binds the media ports
 	// on loopback and disables mDNS: for tests. Production leaves it false
 	// and gathers every real interface.

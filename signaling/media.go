@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,7 +73,11 @@ type transport struct {
 func openTransport(cfg *Config, lf logging.LoggerFactory) (*transport, error) {
 	t := &transport{}
 	ips := []net.IP{net.IPv4(127, 0, 0, 1)}
-	if !cfg.LoopbackOnly {
+	switch {
+	case cfg.LoopbackOnly:
+	case len(cfg.IPs) > 0:
+		ips = cfg.IPs
+	default:
 		var err error
 		if ips, err = localIPs(); err != nil {
 			return nil, err
@@ -277,9 +282,16 @@ func settingEngine(cfg *Config, t *transport, lf logging.LoggerFactory) (webrtc.
 	// The server never initiates TCP connections: ICE-TCP is passive only.
 	se.DisableActiveTCP(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if cfg.LoopbackOnly {
+	switch {
+	case cfg.LoopbackOnly:
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	case len(cfg.IPs) > 0:
+		ips := slices.Clone(cfg.IPs)
+		if slices.ContainsFunc(ips, net.IP.IsLoopback) {
+			se.SetIncludeLoopbackCandidate(true)
+		}
+		se.SetIPFilter(func(ip net.IP) bool { return slices.ContainsFunc(ips, ip.Equal) })
 	}
 	if len(cfg.PublicIPs) > 0 {
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{

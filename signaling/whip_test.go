@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -222,4 +223,37 @@ func TestICETCPFallback(t *testing.T) {
 	if http.StatusOK != do(t, "DELETE", v.location, "", "", "").status {
 		t.Fatal("viewer DELETE failed")
 	}
+}
+
+// JOBCAST_RTC_IPS: media binds to and announces only the listed addresses
+// (here loopback, which the default set leaves out), and plays over UDP.
+func TestMediaIPs(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.LoopbackOnly = false
+		c.IPs = []net.IP{net.IPv4(127, 0, 0, 1)}
+		c.UDPPort, c.TCPPort = 0, 0
+	})
+	room := e.rooms.add("k")
+	pub, a := publish(t, e.url, room, "k")
+	if pub == nil {
+		t.Fatalf("publish: %d %s", a.status, a.body)
+	}
+	v, a := watch(t, e.url, room, "")
+	if v == nil {
+		t.Fatalf("watch: %d %s", a.status, a.body)
+	}
+	var cands int
+	for l := range strings.SplitSeq(a.body, "\n") {
+		if !strings.HasPrefix(l, "a=candidate:") {
+			continue
+		}
+		cands++
+		if f := strings.Fields(l); len(f) < 5 || f[4] != "127.0.0.1" {
+			t.Errorf("candidate outside JOBCAST_RTC_IPS: %s", strings.TrimSpace(l))
+		}
+	}
+	if cands == 0 {
+		t.Fatalf("answer without candidates:\n%s", a.body)
+	}
+	eventually(t, 10*time.Second, "video over UDP on loopback", func() bool { return v.video.Load() > 10 && v.keyframes.Load() > 0 })
 }

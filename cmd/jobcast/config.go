@@ -22,6 +22,7 @@ type Config struct {
 	AdminEmails     []string      // accounts with the global admin flag
 	TrustedProxies  []string      // proxy IPs/CIDRs whose X-Forwarded-For is believed; none by default
 	RTCUDPPort      int           // WebRTC ICE UDP mux port
+	RTCIPs          []string      // local addresses that carry media (empty: all non-loopback)
 	PublicIP        string        // NAT 1:1 address announced in ICE candidates
 	ICEServers      []string      // stun:/turn: URLs handed to clients
 	NodeURL         string        // this node's base URL, for the room→media-node registry
@@ -53,6 +54,7 @@ var envVars = []struct{ env, flag, usage string }{
 	{"JOBCAST_ADMIN_EMAILS", "admin-emails", "comma-separated emails of global admins"},
 	{"JOBCAST_TRUSTED_PROXIES", "trusted-proxies", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted (default none)"},
 	{"JOBCAST_RTC_UDP_PORT", "rtc-udp-port", "UDP port for WebRTC media (ICE UDP mux)"},
+	{"JOBCAST_RTC_IPS", "rtc-ips", "comma-separated local IPs that carry media (default: every non-loopback address)"},
 	{"JOBCAST_PUBLIC_IP", "public-ip", "public IP announced for media behind 1:1 NAT"},
 	{"JOBCAST_ICE_SERVERS", "ice-servers", "comma-separated STUN/TURN URLs for clients"},
 	{"JOBCAST_NODE_URL", "node-url", "this node's base URL (multi-node media routing)"},
@@ -106,6 +108,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.AdminEmails = list(get("admin-emails"))
 	c.TrustedProxies = list(get("trusted-proxies"))
 	c.ICEServers = list(get("ice-servers"))
+	c.RTCIPs = list(get("rtc-ips"))
 	if s := get("rtc-udp-port"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 65535 {
@@ -163,6 +166,11 @@ func (c Config) Validate() error {
 			if _, _, err := net.ParseCIDR(p); err != nil {
 				errs = append(errs, fmt.Errorf("JOBCAST_TRUSTED_PROXIES: %q is not an IP or CIDR", p))
 			}
+		}
+	}
+	for _, ip := range c.RTCIPs {
+		if net.ParseIP(ip) == nil {
+			errs = append(errs, fmt.Errorf("JOBCAST_RTC_IPS: %q is not an IP address", ip))
 		}
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {

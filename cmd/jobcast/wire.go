@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -91,6 +92,9 @@ func (a *App) wireLive(ctx context.Context, opt Options) error {
 	}
 	if cfg.PublicIP != "" {
 		mcfg.PublicIPs = []string{cfg.PublicIP}
+	}
+	for _, ip := range cfg.RTCIPs {
+		mcfg.IPs = append(mcfg.IPs, net.ParseIP(ip)) // validated by LoadConfig
 	}
 	if opt.LoopbackMedia {
 		mcfg.UDPPort, mcfg.TCPPort = 0, 0
