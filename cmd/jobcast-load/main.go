@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.docs, "docs", "", "rewrite the generated section of this Markdown report (e.g. docs/benchmarks.md) with the machine, the command and every report")
 	fs.StringVar(&o.docsExtra, "docs-extra", "", "with -docs: also put this file's text (e.g. go benchmark output) in the section")
 	fs.StringVar(&o.serverLog, "server-log", "", "with -spawn: append the server's log to this file")
-	fs.BoolVar(&o.mediaLoopback, "media-loopback", false, "with -spawn: media over loopback only (the server announces 127.0.0.1, clients reach it over ICE-TCP) — a functional check for tests, not for figures")
+	fs.BoolVar(&o.mediaLoopback, "media-loopback", false, "with -spawn: media on 127.0.0.1 only (JOBCAST_RTC_IPS=127.0.0.1; by default the server uses the host's other addresses, which the tool reaches through the kernel's loopback path all the same)")
 	fs.IntVar(&sc.Viewers, "viewers", 0, "WebSocket viewers")
 	fs.Float64Var(&sc.RampRate, "ramp", 0, "new viewer connections per second (0: as fast as -dialers allow)")
 	fs.IntVar(&sc.Dialers, "dialers", 64, "concurrent WebSocket dials")
@@ -241,10 +241,7 @@ func runOne(ctx context.Context, o options, s load.Scenario, stdout, stderr io.W
 		}
 		so := load.SpawnOptions{Binary: o.spawn, DataDir: dataDir, DatabaseURL: o.databaseURL, RedisURL: o.redisURL, Stderr: logw}
 		if o.mediaLoopback {
-			// The server's UDP sockets sit on the non-loopback interfaces;
-			// its ICE-TCP listener takes every address, so announcing
-			// 127.0.0.1 lets loopback-only clients connect over TCP.
-			so.Env = append(so.Env, "JOBCAST_PUBLIC_IP=127.0.0.1")
+			so.Env = append(so.Env, "JOBCAST_RTC_IPS=127.0.0.1")
 			s.Loopback = true
 		}
 		srv, err := load.Spawn(ctx, so)

@@ -61,8 +61,8 @@ func jobcastBinary(t *testing.T) string {
 // pins, sustained and burst applies, a reconnect storm) for two seconds
 // against a jobcast binary built from this tree, seeded through the store,
 // so the tool cannot rot. Media runs with -media-loopback: the synthetic
-// publisher and two WHEP viewers reach the server over ICE-TCP on
-// 127.0.0.1 (tests touch loopback only; UDP figures come from make bench).
+// publisher and two WHEP viewers reach the server on 127.0.0.1 only
+// (JOBCAST_RTC_IPS; tests touch loopback only).
 func TestLoadEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts jobcast")

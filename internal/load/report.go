@@ -100,9 +100,9 @@ type Report struct {
 		RSSStartMiB      float64 `json:"rss_start_mib"`
 		RSSPeakMiB       float64 `json:"rss_peak_mib"`
 		RSSEndMiB        float64 `json:"rss_end_mib"`
-		RSSPerViewerKiB  float64 `json:"rss_per_viewer_kib"`  // after the WebSocket ramp, idle
-		HeapPerViewerKiB float64 `json:"heap_per_viewer_kib"` // live Go heap (as of the last GC) + stacks, same
-		RSSPerWHEPKiB    float64 `json:"rss_per_whep_viewer_kib"`
+		RSSPerViewerKiB  float64 `json:"rss_per_viewer_kib"`      // after the WebSocket ramp, idle
+		HeapPerViewerKiB float64 `json:"heap_per_viewer_kib"`     // live Go heap (as of the last GC) + stacks, same
+		RSSPerWHEPKiB    float64 `json:"rss_per_whep_viewer_kib"` // (RSS peak - RSS before the WHEP ramp) / viewers
 		Goroutines       float64 `json:"goroutines_peak"`
 	} `json:"server"`
 
@@ -176,7 +176,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			m.VideoLossPct, m.AudioLossPct, m.Lossy, m.NoVideo, m.Mbps, m.Frames, m.PLIs)
 	}
 	v := r.Server
-	p("server:       %.1f CPU s = %.2f cores; RSS %.0f → peak %.0f → %.0f MiB; %.1f KiB RSS and %.1f KiB live heap+stacks per idle viewer; %.0f KiB RSS per WHEP viewer; %.0f goroutines peak",
+	p("server:       %.1f CPU s = %.2f cores; RSS %.0f → peak %.0f → %.0f MiB; %.1f KiB RSS and %.1f KiB live heap+stacks per idle viewer; %.0f KiB RSS per WHEP viewer (peak); %.0f goroutines peak",
 		v.CPUSeconds, v.Cores, v.RSSStartMiB, v.RSSPeakMiB, v.RSSEndMiB, v.RSSPerViewerKiB, v.HeapPerViewerKiB, v.RSSPerWHEPKiB, v.Goroutines)
 	p("cpu/events:   server %.1f ms, load tool %.1f ms of CPU per 1,000 events received (measured phase + drain)", v.MsPer1kEvents, r.Client.MsPer1kEvents)
 	p("load tool:    %.1f CPU s = %.2f cores (same machine: competes with the server)", r.Client.CPUSeconds, r.Client.Cores)

@@ -39,6 +39,7 @@ type Runner struct {
 	chatStop      chan struct{} // closed when it ends
 	peakMu        sync.Mutex
 	peak          ServerSample
+	whepBase      float64 // server RSS bytes before the WHEP ramp
 	errMu         sync.Mutex
 	errs          []string
 }
@@ -145,9 +146,10 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	// WHEP ramp.
 	if s.WHEPViewers > 0 {
 		r.rampWHEP(rctx)
-		if afterWHEP, err := r.scrape(ctx); err == nil && r.whep.connected.Load() > 0 {
-			rep.Server.RSSPerWHEPKiB = round1((afterWHEP.RSSBytes - base.RSSBytes) / float64(r.whep.connected.Load()) / 1024)
-		}
+		// Per WHEP viewer: the server's RSS peak over the rest of the run
+		// (it climbs towards the GC's heap goal between collections), less
+		// what it was before them; taken at the end of the run.
+		r.whepBase = base.RSSBytes
 	}
 
 	// Measured phase.
@@ -600,6 +602,9 @@ func (r *Runner) fill(rep *Report) {
 	}
 	r.peakMu.Lock()
 	rep.Server.RSSPeakMiB = round1(r.peak.RSSBytes / (1 << 20))
+	if n := r.whep.connected.Load(); n > 0 && r.whepBase > 0 {
+		rep.Server.RSSPerWHEPKiB = round1((r.peak.RSSBytes - r.whepBase) / float64(n) / 1024)
+	}
 	rep.Server.Goroutines = r.peak.Goroutines
 	r.peakMu.Unlock()
 	rep.Errors = r.errs
