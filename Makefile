@@ -35,7 +35,8 @@ test-short:
 LOAD_SCALE    ?= 0.2
 LOAD_DURATION ?= 15s
 LOAD_REDIS    ?= redis://127.0.0.1:6379/13
-LOAD_FLAGS    ?=
+# -media-loopback: S5's media on 127.0.0.1 only (benchmarks talk to loopback)
+LOAD_FLAGS    ?= -media-loopback
 APPLY_BENCHTIME ?= 2000x
 APPLY_BURSTS    ?= 1x
 # BENCH_DOCS: the report whose generated section `make bench` rewrites (empty: none)
