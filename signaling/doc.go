@@ -15,9 +15,12 @@
 //     (so a reconnecting publisher is seamless for viewers), strips the
 //     publisher's header extensions and hands each packet to a few shard
 //     goroutines, each owning one TrackLocalStaticRTP bound to a subset of
-//     the viewers, so one track's fan-out uses every core. Viewer PLI/FIR
-//     and viewer joins become one throttled PLI upstream. NACKs are answered
-//     by pion's interceptors.
+//     the viewers, so one track's fan-out uses every core; packets leave in
+//     sendmmsg batches. Viewers have no interceptors and no goroutines of
+//     ours: their RTCP is pushed to per-viewer handlers (rtcpsink.go) where
+//     PLI/FIR and viewer joins become one throttled PLI upstream and NACKs
+//     are answered from one recent-packet buffer per room stream; one loop
+//     per server sends every viewer its sender reports.
 //   - ICE networking: all media on one UDP port (ICE UDP mux) plus ICE-TCP on
 //     one TCP port, optional NAT 1:1 public IPs, STUN/TURN servers advertised
 //     to clients in Link headers.

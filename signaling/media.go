@@ -354,7 +354,7 @@ func newAPIs(cfg *Config, t *transport, lf logging.LoggerFactory) (pub *webrtc.A
 	}
 	// No interceptors on the viewer side: every one of them runs per
 	// packet per viewer. NACKs (fanTrack.resend) and sender reports
-	// (Server.sendReports) are handled per stream instead.
+	// (Server.reportLoop) are handled per stream instead.
 	noInterceptors := &interceptor.Registry{}
 	view = func(v *viewerRTCP) *webrtc.API {
 		vse := se // WithSettingEngine copies it again; the copy shares the muxes

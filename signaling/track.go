@@ -153,7 +153,7 @@ func (t *fanTrack) write(p *rtp.Packet) int {
 // so a viewer cannot direct retransmissions at another viewer). At most
 // resendBurst packets per second go to one viewer: an overloaded client
 // that NACKs everything must not take the server down with it. Only the
-// sender's RTCP goroutine may call it. It returns how many were resent.
+// viewer's SRTCP read goroutine (its rtcpSink) may call it. It returns how many were resent.
 func (t *fanTrack) resend(ssrc uint32, nack *rtcp.TransportLayerNack) int {
 	if t.fwd == nil || nack.MediaSSRC != ssrc {
 		return 0
