@@ -21,7 +21,7 @@ type RecommendStore interface {
 	Profile(ctx context.Context, user live.UserID) (live.Profile, error)
 	OpenShelvedJobs(ctx context.Context, room live.RoomID, limit int) ([]store.ShelvedJob, error)
 	AppliedJobs(ctx context.Context, seeker live.UserID) (map[live.JobID]bool, error)
-	ApplicationCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error)
+	ApplicantCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error)
 	RecordVisit(ctx context.Context, room live.RoomID, user live.UserID, seeker bool) error
 	RecordRecommendations(ctx context.Context, room live.RoomID, user live.UserID, n int) error
 	RecentSeekers(ctx context.Context, room live.RoomID, since time.Time, limit int) ([]live.UserID, error)
@@ -245,7 +245,7 @@ func (r *Recommender) For(ctx context.Context, room live.RoomID, user live.UserI
 		for i, rc := range recs {
 			ids[i] = rc.Card.JobID
 		}
-		counts, err := r.db.ApplicationCounts(ctx, ids)
+		counts, err := r.db.ApplicantCounts(ctx, ids)
 		if err != nil {
 			return RecommendationsData{}, err
 		}

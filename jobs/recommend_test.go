@@ -39,7 +39,7 @@ func (s *recStore) OpenShelvedJobs(_ context.Context, _ live.RoomID, limit int) 
 func (s *recStore) AppliedJobs(context.Context, live.UserID) (map[live.JobID]bool, error) {
 	return s.applied, nil
 }
-func (s *recStore) ApplicationCounts(_ context.Context, ids []live.JobID) (map[live.JobID]int, error) {
+func (s *recStore) ApplicantCounts(_ context.Context, ids []live.JobID) (map[live.JobID]int, error) {
 	out := map[live.JobID]int{}
 	for _, id := range ids {
 		out[id] = 7

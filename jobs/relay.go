@@ -14,7 +14,7 @@ import (
 // OutboxStore is what the relay needs from storage. *store.DB implements it.
 type OutboxStore interface {
 	DeliverOutbox(ctx context.Context, limit int, deliver func([]store.OutboxItem) int) (int, error)
-	ApplicationCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error)
+	ApplicantCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error)
 }
 
 // Relay delivers what committed transactions left in the outbox — after a
@@ -149,8 +149,9 @@ type roomJob struct {
 }
 
 // deliver sends one batch: one apply.count per (room, job) with the total
-// from the database (so repeats are harmless), then one application event
-// per new application to its org.
+// from the database — the job's applicant counter, a primary-key read, not
+// a count over its applications — so repeats are harmless, then one
+// application event per new application to its org.
 func (r *Relay) deliver(ctx context.Context, items []store.OutboxItem) error {
 	var order []roomJob
 	seen := map[roomJob]bool{}
@@ -181,7 +182,7 @@ func (r *Relay) deliver(ctx context.Context, items []store.OutboxItem) error {
 	if len(apps) == 0 {
 		return nil
 	}
-	counts, err := r.store.ApplicationCounts(ctx, jobs)
+	counts, err := r.store.ApplicantCounts(ctx, jobs)
 	if err != nil {
 		return err
 	}

@@ -5,10 +5,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"jobcast/live"
 )
@@ -339,9 +343,29 @@ func commitChunk(ctx context.Context, x q, in []ApplyInput, out []ApplyResult) e
 		out[i] = ApplyResult{App: r.app}
 	}
 	if x.db.dialect == Postgres {
-		return nil // written by the insert statement
+		return nil // outbox and counters written by the insert statement
+	}
+	if err := addApplicants(ctx, x, outbox); err != nil {
+		return err
 	}
 	return writeApplyOutbox(ctx, x, outbox)
+}
+
+// addApplicants adds the created applications to their jobs' applicant
+// counters, in the caller's transaction (SQLite: the one writer, one
+// shard, no lock order to keep).
+func addApplicants(ctx context.Context, x q, created []ApplyInput) error {
+	n := map[live.JobID]int{}
+	for _, a := range created {
+		n[a.JobID]++
+	}
+	for _, j := range slices.Sorted(maps.Keys(n)) {
+		if _, err := x.exec(ctx, `INSERT INTO job_applicants AS c (job_id, shard, n) VALUES (?, 0, ?)
+			ON CONFLICT (job_id, shard) DO UPDATE SET n = c.n + excluded.n`, j, n[j]); err != nil {
+			return fmt.Errorf("store: counting applicants: %w", err)
+		}
+	}
+	return nil
 }
 
 func profileSnapshot(a ApplyInput) (string, error) {
@@ -383,10 +407,19 @@ func insertApplications(ctx context.Context, x q, in []ApplyInput, ins []int, cr
 }
 
 // applyInsertPG inserts a batch of applications and, for the rows it
-// created, their outbox rows — one statement, so one round trip, and its
-// text never changes with the batch size, so the driver prepares it once
-// per connection (a multi-row VALUES list is a new statement for every
-// batch size). The arrays are the columns, one element per input.
+// created, their outbox rows, and adds them to their jobs' applicant
+// counters — one statement, so one round trip and one atomic commit, and
+// its text never changes with the batch size, so the driver prepares it
+// once per connection (a multi-row VALUES list is a new statement for
+// every batch size). The arrays are the columns, one element per input.
+//
+// The counters: only rows the insert created count (a repeat hits ON
+// CONFLICT and is not in ins). A batch adds to the shard $12, which
+// the next batch does not share (DB.nextShard), so concurrent committers
+// do not touch the same counter row; when they do (more batches in flight
+// than shards), the rows are upserted in job id order, so the batches wait
+// for each other instead of deadlocking, and the upsert adds to the latest
+// committed value, so no increment is lost.
 const applyInsertPG = `WITH input AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 		$8::text[], $9::text[], $10::bigint[], $11::text[])
@@ -396,13 +429,40 @@ const applyInsertPG = `WITH input AS (
 		idempotency_key, request_hash, created_at, updated_at)
 	SELECT id, job_id, org_id, seeker_id, NULLIF(room_id, ''), 'new', note, '', profile,
 		NULLIF(idem, ''), request_hash, at, at FROM input ORDER BY ord
-	ON CONFLICT DO NOTHING RETURNING id
+	ON CONFLICT DO NOTHING RETURNING id, job_id
 ), ob AS (
 	INSERT INTO outbox (topic, room_id, org_id, user_id, payload, created_at)
 	SELECT 'application', NULLIF(input.room_id, ''), input.org_id, NULL, input.payload, input.at
 	FROM input JOIN ins ON ins.id = input.id ORDER BY input.ord
+), bump AS (
+	INSERT INTO job_applicants AS c (job_id, shard, n)
+	SELECT job_id, $12::integer, COUNT(*) FROM ins GROUP BY job_id ORDER BY job_id
+	ON CONFLICT (job_id, shard) DO UPDATE SET n = c.n + excluded.n
 )
 SELECT id FROM ins`
+
+// applicantShards is how many counter rows a job has at most on
+// PostgreSQL: more than the commit batches that run at once.
+const applicantShards = 16
+
+// nextShard picks the counter shard of the next commit batch: round robin,
+// so batches that run at the same time add to different rows.
+func (db *DB) nextShard() int {
+	n := max(db.shards, 1)
+	return int(db.shard.Add(1) % uint32(n))
+}
+
+// pgRetryable reports whether a PostgreSQL statement failed as a whole
+// for a reason a retry can cure (a deadlock or serialization failure: the
+// statement was rolled back).
+func pgRetryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}
+
+// applyRetries bounds the attempts of one batch statement that keeps
+// failing with pgRetryable errors.
+const applyRetries = 5
 
 // insertApplicationsPG is insertApplications for PostgreSQL, writing the
 // outbox rows of the created applications in the same statement.
@@ -420,8 +480,22 @@ func insertApplicationsPG(ctx context.Context, x q, in []ApplyInput, ins []int, 
 		room, note, profile, idem = append(room, string(a.RoomID)), append(note, a.Note), append(profile, p), append(idem, a.IdempotencyKey)
 		hash, at, payload = append(hash, a.RequestHash), append(at, ts(a.At)), append(payload, string(pl))
 	}
-	rows, err := x.query(ctx, applyInsertPG, id, job, org, seeker, room, note, profile, idem, hash, at, payload)
-	return scanCreated(rows, err, created)
+	var err error
+	for attempt := 1; ; attempt++ {
+		got := map[live.ApplicationID]bool{}
+		rows, qerr := x.query(ctx, applyInsertPG, id, job, org, seeker, room, note, profile, idem, hash, at, payload, x.db.nextShard())
+		if err = scanCreated(rows, qerr, got); err == nil {
+			maps.Copy(created, got)
+			return nil
+		}
+		if !pgRetryable(err) || attempt == applyRetries || ctx.Err() != nil {
+			return err
+		}
+		x.db.applyRetries.Add(1)
+		// The statement was rolled back as a whole: nothing of it is
+		// committed, the same batch can run again.
+		time.Sleep(time.Duration(attempt) * time.Millisecond)
+	}
 }
 
 // scanCreated reads the ids an INSERT … RETURNING id created.
@@ -569,6 +643,23 @@ const outboxClaim = 30 * time.Second
 func init() {
 	migrations = append(migrations, migration{Version: 3001, Name: "outbox claims", SQL: `
 ALTER TABLE outbox ADD COLUMN claimed_until BIGINT`})
+	// job_applicants holds each job's number of applications, maintained
+	// by CommitApplications in the statement (PostgreSQL) or transaction
+	// (SQLite) that inserts them, so the live totals (apply.count, shelf
+	// cards) are a primary-key read instead of a COUNT(*) over the job's
+	// applications. A job's count is the sum of its rows: on PostgreSQL
+	// concurrent commit batches add to different rows (shards), so they do
+	// not queue on one hot row lock held until the other's WAL flush.
+	// Applications are never deleted one by one (only with their job, org
+	// or seeker, by cascade).
+	migrations = append(migrations, migration{Version: 3002, Name: "applicant counters", SQL: `
+CREATE TABLE job_applicants (
+	job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+	shard  INTEGER NOT NULL,
+	n      BIGINT NOT NULL,
+	PRIMARY KEY (job_id, shard)
+);
+INSERT INTO job_applicants (job_id, shard, n) SELECT job_id, 0, COUNT(*) FROM applications GROUP BY job_id`})
 }
 
 // DeliverOutbox claims up to limit undelivered outbox rows, oldest first,
@@ -678,7 +769,9 @@ func updateOutbox(ctx context.Context, x q, set string, args []any, items []Outb
 func clamp(n, max int) int { return min(max, n) }
 
 // ApplicationCounts returns the number of applications per job, for the
-// given jobs (jobs without applications are absent from the map).
+// given jobs (jobs without applications are absent from the map), counted
+// over the applications themselves — the ground truth the applicant
+// counters (ApplicantCounts) are checked against; live paths use those.
 func (db *DB) ApplicationCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error) {
 	out := map[live.JobID]int{}
 	if len(jobs) == 0 {
@@ -699,6 +792,37 @@ func (db *DB) ApplicationCounts(ctx context.Context, jobs []live.JobID) (map[liv
 		var n int
 		if err := rows.Scan(&j, &n); err != nil {
 			return nil, fmt.Errorf("store: counting applications: %w", err)
+		}
+		out[j] = n
+	}
+	return out, mapErr(rows.Err())
+}
+
+// ApplicantCounts returns the applicant counter of each given job (jobs
+// with none are absent from the map): the same number as
+// ApplicationCounts, summed over the job's counter rows (a primary-key
+// range, at most 16 rows a job) instead of counted over its
+// applications. The live totals use it.
+func (db *DB) ApplicantCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error) {
+	out := map[live.JobID]int{}
+	if len(jobs) == 0 {
+		return out, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(jobs)), ", ")
+	args := make([]any, len(jobs))
+	for i, j := range jobs {
+		args[i] = j
+	}
+	rows, err := db.r().query(ctx, "SELECT job_id, CAST(SUM(n) AS BIGINT) FROM job_applicants WHERE job_id IN ("+ph+") GROUP BY job_id HAVING SUM(n) > 0", args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading applicant counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var j live.JobID
+		var n int
+		if err := rows.Scan(&j, &n); err != nil {
+			return nil, fmt.Errorf("store: reading applicant counts: %w", err)
 		}
 		out[j] = n
 	}

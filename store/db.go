@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,6 +36,10 @@ type DB struct {
 	read    *sql.DB // queries outside transactions
 	write   *sql.DB // transactions; on SQLite exactly one connection
 	now     func() time.Time
+
+	shards       int           // applicant counter shards per job (PostgreSQL)
+	shard        atomic.Uint32 // round robin over them (nextShard)
+	applyRetries atomic.Int64  // commit batches re-run after a deadlock
 }
 
 // Open opens the store for databaseURL when it is a postgres:// (or
@@ -106,7 +111,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	pool.SetMaxOpenConns(20)
 	pool.SetMaxIdleConns(10)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{dialect: Postgres, read: pool, write: pool, now: time.Now}
+	db := &DB{dialect: Postgres, read: pool, write: pool, now: time.Now, shards: applicantShards}
 	if err := db.init(ctx); err != nil {
 		db.Close()
 		return nil, err

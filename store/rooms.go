@@ -317,10 +317,13 @@ func (db *DB) StreamKey(ctx context.Context, room live.RoomID) (StreamKeyInfo, e
 	return k, one(err, "room")
 }
 
+// applicantsOf is the number of applications of job j (its counter rows).
+const applicantsOf = "CAST(COALESCE((SELECT SUM(c.n) FROM job_applicants c WHERE c.job_id = j.id), 0) AS BIGINT)"
+
 // Shelf returns the jobs on a room's shelf in order, each with its total
-// number of applications.
+// number of applications (the job's applicant counter).
 func (db *DB) Shelf(ctx context.Context, room live.RoomID) ([]live.JobCard, error) {
-	rows, err := db.r().query(ctx, "SELECT "+jobCols+`, (SELECT COUNT(*) FROM applications a WHERE a.job_id = j.id)
+	rows, err := db.r().query(ctx, "SELECT "+jobCols+", "+applicantsOf+`
 		FROM room_shelf s JOIN jobs j ON j.id = s.job_id JOIN orgs o ON o.id = j.org_id
 		WHERE s.room_id = ? ORDER BY s.position, s.added_at`, room)
 	if err != nil {
@@ -343,7 +346,7 @@ func (db *DB) Shelf(ctx context.Context, room live.RoomID) ([]live.JobCard, erro
 func (db *DB) JobCard(ctx context.Context, id live.JobID) (live.JobCard, error) {
 	var j live.Job
 	var n int
-	err := scanJob(db.r().row(ctx, "SELECT "+jobCols+`, (SELECT COUNT(*) FROM applications a WHERE a.job_id = j.id)`+
+	err := scanJob(db.r().row(ctx, "SELECT "+jobCols+", "+applicantsOf+
 		jobFrom+" WHERE j.id = ?", id), &j, &n)
 	if err != nil {
 		return live.JobCard{}, one(err, "job")
