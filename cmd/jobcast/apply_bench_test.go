@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,6 +255,8 @@ func applyRateRun(b *testing.B, postgres bool, rate, secs, njobs int) {
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rate)
 	var last atomic.Int64 // unix nanos of the last answer
+	cpu0, cpuOK := hostCPU()
+	self0 := selfCPU()
 	b.StartTimer()
 	start := time.Now()
 	late := time.Duration(0)
@@ -281,6 +284,12 @@ func applyRateRun(b *testing.B, postgres bool, rate, secs, njobs int) {
 	wg.Wait()
 	el := time.Unix(0, last.Load()).Sub(start)
 	b.StopTimer()
+	if cpu1, ok := hostCPU(); ok && cpuOK && cpu1.total > cpu0.total {
+		// The whole machine: PostgreSQL, the node and this client.
+		b.ReportMetric(100*float64(cpu1.busy-cpu0.busy)/float64(cpu1.total-cpu0.total), "host-cpu-%")
+	}
+	// CPU per apply of this process (node and client).
+	b.ReportMetric(float64((selfCPU()-self0).Microseconds())/1000/float64(total), "go-cpu-ms/apply")
 	answered := map[int]int{} // 201s per job index
 	nfailed := 0
 	for i, err := range failed {
@@ -361,4 +370,44 @@ func addSeekers(b *testing.B, db *store.DB, f *seededFair, n int) {
 	for err := range errs {
 		b.Fatalf("seeding seekers: %v", err)
 	}
+}
+
+type cpuTicks struct{ busy, total uint64 }
+
+// hostCPU reads the machine's CPU time from /proc/stat (Linux); ok is
+// false elsewhere.
+func hostCPU() (cpuTicks, bool) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTicks{}, false
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return cpuTicks{}, false
+	}
+	var t cpuTicks
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return cpuTicks{}, false
+		}
+		if i >= 8 { // guest time is already in user
+			break
+		}
+		t.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			t.busy += n
+		}
+	}
+	return t, true
+}
+
+// selfCPU is the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
