@@ -153,13 +153,14 @@ func (c *conn) startPings() {
 
 func (c *conn) pingDueNow() {
 	c.mu.Lock()
-	c.pingDue = true
-	ended, t := c.ended, c.pinger
-	c.mu.Unlock()
-	if !ended {
-		c.signal()
-		t.Reset(c.s.cfg.PingInterval)
+	if c.ended {
+		c.mu.Unlock()
+		return
 	}
+	c.pingDue = true
+	c.pinger.Reset(c.s.cfg.PingInterval) // under mu: the writer stops it under mu when the connection ends
+	c.mu.Unlock()
+	c.signal()
 }
 
 // writeLoop is the connection's only data writer, running while there is
@@ -173,9 +174,10 @@ func (c *conn) writeLoop() {
 	}
 	c.mu.Lock()
 	c.ended = true
-	t := c.pinger
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
 	c.mu.Unlock()
-	t.Stop()
 	_ = c.ws.Close()
 	close(c.done)
 }
@@ -299,6 +301,12 @@ func (c *conn) readLoop() {
 	// Pings and closes are answered by the writer, the only goroutine
 	// that writes (the direct path relies on it).
 	c.ws.SetPingHandler(func(data string) error {
+		// gorilla reads pings inside NextReader, past the frame limit
+		// below: count them here (each one makes the writer run).
+		if !c.frames.Allow() {
+			c.close(websocket.ClosePolicyViolation, "too many frames")
+			return errTooManyFrames
+		}
 		c.mu.Lock()
 		c.pongDue, c.pongData = true, []byte(data)
 		c.mu.Unlock()
@@ -347,7 +355,10 @@ func (c *conn) readLoop() {
 	}
 }
 
-var errTooBig = errors.New("chat: client frame over the read limit")
+var (
+	errTooBig        = errors.New("chat: client frame over the read limit")
+	errTooManyFrames = errors.New("chat: client frames over the rate limit")
+)
 
 // readFrame reads the next data message, at most limit bytes of it: a
 // longer one is errTooBig (nothing more of it is read).

@@ -91,3 +91,20 @@ func TestPingAnsweredAndBurstInOrder(t *testing.T) {
 		t.Fatal("no pong")
 	}
 }
+
+// Client pings count against the frame limit like any other frame (gorilla
+// reads them inside NextReader, past the read loop's own check): a ping
+// flood is closed with 1008 and never makes the writer run per ping.
+func TestPingFloodClosed(t *testing.T) {
+	w := newWorld()
+	n := startNode(t, w, NewMemoryBroker(HistoryConfig{}), Config{FrameRate: 10}, nil)
+	c := connect(t, n.wsURL(w.room, ""), nil)
+	for range 200 {
+		if err := c.ws.WriteControl(websocket.PingMessage, []byte("x"), time.Now().Add(time.Second)); err != nil {
+			break // closed: what the test wants
+		}
+	}
+	if code := c.closeCode(5 * time.Second); code != websocket.ClosePolicyViolation {
+		t.Fatalf("ping flood: close code %d, want %d", code, websocket.ClosePolicyViolation)
+	}
+}

@@ -172,11 +172,11 @@ func (s *Service) serve(ws *websocket.Conn, room live.Room, acc live.RoomAccess,
 	}
 	c.setAccess(acc)
 	c.raw = rawConn(ws.NetConn())
+	c.startPings() // before c is visible to Close and NoticesLost, which may end it
 	s.connsMu.Lock()
 	s.conns[c] = struct{}{}
 	s.connsMu.Unlock()
 	s.m.connections.Inc()
-	c.startPings()
 	var h *hub
 	member := false
 	cleanup := func() {

@@ -29,8 +29,10 @@ type Config struct {
 	// AllowedOrigins may call the endpoints from browsers (CORS). "*" allows
 	// any origin. Same-origin requests need no entry.
 	AllowedOrigins []string
-	// IPs are the local addresses media binds to and gathers candidates on
-	// (JOBCAST_RTC_IPS); empty = every non-loopback address that is up.
+	// IPs are the local addresses media uses (JOBCAST_RTC_IPS): the UDP
+	// sockets bind to them and candidates are gathered on them only (the
+	// ICE-TCP listener takes every address but only these are announced);
+	// empty = every non-loopback address that is up.
 	// Each address costs every viewer an ICE candidate (a socket reader and
 	// its buffers), so a node with addresses no client can reach should
 	// list the ones that can.

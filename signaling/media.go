@@ -130,7 +130,7 @@ func openTransport(cfg *Config, lf logging.LoggerFactory) (*transport, error) {
 			return nil, fmt.Errorf("listen ICE-TCP: %w", err)
 		}
 		t.tcpLn = ln
-		t.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp"), ln, 32)
+		t.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp"), deadlineListener{ln}, 32)
 	}
 	return t, nil
 }
@@ -203,6 +203,37 @@ func (t *transport) tcpPort() int {
 	return t.tcpLn.Addr().(*net.TCPAddr).Port
 }
 
+// tcpWriteTimeout bounds one write to an ICE-TCP client. pion writes
+// without a deadline, so a client that stops reading (zero window) would
+// block the fan-out shard, or the report loop, writing to it, and with them
+// every other viewer they serve.
+const tcpWriteTimeout = 2 * time.Second
+
+// deadlineListener hands the ICE-TCP mux connections whose writes time out.
+type deadlineListener struct{ net.Listener }
+
+func (l deadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineConn{Conn: c}, nil
+}
+
+// deadlineConn closes itself when a write fails or times out: a frame
+// written in part would corrupt the RFC 4571 stream, and the viewer's ICE
+// then fails and its session closes.
+type deadlineConn struct{ net.Conn }
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		_ = c.Conn.Close()
+	}
+	return n, err
+}
+
 // certSource holds the DTLS certificate every peer connection of the
 // server presents. By default pion generates a key and a certificate per
 // peer connection: a key generation on every join and a parsed certificate
@@ -259,8 +290,9 @@ func settingEngine(cfg *Config, t *transport, lf logging.LoggerFactory) (webrtc.
 	se.LoggerFactory = lf
 	// One view of the host's interfaces for every peer connection: by
 	// default each ICE agent enumerates them (netlink) and keeps its own
-	// copy, about 8 KiB per viewer. Media listens on fixed sockets opened
-	// at start anyway.
+	// copy, about 8 KiB per viewer. It is taken at start and never
+	// refreshed, like the UDP sockets opened at start: an address added
+	// later (a rotated IPv6 address) needs a restart to carry media.
 	n, err := stdnet.NewNet()
 	if err != nil {
 		return se, fmt.Errorf("list network interfaces: %w", err)

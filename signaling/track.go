@@ -49,7 +49,7 @@ type fanBinding struct {
 
 	baseSent, baseOctets uint64 // the track's counters when bound
 
-	// NACK rate limit, used only by the sender's RTCP goroutine.
+	// NACK rate limit, used only by the viewer's SRTCP read goroutine (rtcpSink).
 	resendSince time.Time
 	resent      int
 }

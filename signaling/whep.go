@@ -218,6 +218,12 @@ func (s *Server) negotiateViewer(sess *session, offer []byte, info offerInfo) (s
 			return "", live.Invalid("unsupported_codec", "the offer cannot receive the room's "+t.Kind().String()+": "+trimErr(err))
 		}
 		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+			if t.binding(uint32(enc[0].SSRC)) != nil {
+				// pion drew an SSRC another viewer of this track has
+				// (odds ~ viewers/2^32): its NACKs and reports would
+				// reach the other's binding. The client retries.
+				return "", &live.Error{Kind: live.KindUnavailable, Code: "ssrc_collision", Message: "try again", RetryAfter: time.Second}
+			}
 			rtcpIn.add(t, uint32(enc[0].SSRC))
 			streams = append(streams, reportedStream{t, uint32(enc[0].SSRC)})
 		}
@@ -238,7 +244,9 @@ type reportedStream struct {
 // reportLoop sends every connected viewer an RTCP sender report per stream
 // every second (lip sync needs them), from one goroutine for the whole
 // server: pion's sender-report interceptor takes a lock and reads the clock
-// per packet per viewer, and a goroutine per viewer costs its stack.
+// per packet per viewer, and a goroutine per viewer costs its stack. A
+// write never blocks for long: UDP does not, and an ICE-TCP client that
+// stops reading is cut after tcpWriteTimeout.
 func (s *Server) reportLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

@@ -168,9 +168,17 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	for _, ip := range c.RTCIPs {
-		if net.ParseIP(ip) == nil {
-			errs = append(errs, fmt.Errorf("JOBCAST_RTC_IPS: %q is not an IP address", ip))
+	seen := map[string]bool{}
+	for _, s := range c.RTCIPs {
+		switch ip := net.ParseIP(s); {
+		case ip == nil:
+			errs = append(errs, fmt.Errorf("JOBCAST_RTC_IPS: %q is not an IP address", s))
+		case ip.IsUnspecified() || ip.IsMulticast():
+			errs = append(errs, fmt.Errorf("JOBCAST_RTC_IPS: %q is not a unicast address of this host", s))
+		case seen[ip.String()]:
+			errs = append(errs, fmt.Errorf("JOBCAST_RTC_IPS: %q is listed twice", s))
+		default:
+			seen[ip.String()] = true
 		}
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {

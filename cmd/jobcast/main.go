@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
+	setGCPercent(os.Getenv) // here, not in run: tests call run in their own process
 	os.Exit(run(os.Args[1:], os.Getenv))
 }
 
@@ -24,7 +25,6 @@ func run(args []string, getenv func(string) string) int {
 		return 2
 	}
 	log := NewLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel)
-	setGCPercent(getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
