@@ -39,7 +39,8 @@ type Runner struct {
 	chatStop      chan struct{} // closed when it ends
 	peakMu        sync.Mutex
 	peak          ServerSample
-	whepBase      float64 // server RSS bytes before the WHEP ramp
+	whepBase      float64 // server RSS bytes before the WHEP ramp (under peakMu)
+	whepPeak      float64 // the peak from the WHEP ramp on
 	errMu         sync.Mutex
 	errs          []string
 }
@@ -86,6 +87,9 @@ func (r *Runner) scrape(ctx context.Context) (ServerSample, error) {
 		r.peakMu.Lock() // the progress goroutine scrapes too
 		r.peak.RSSBytes = max(r.peak.RSSBytes, s.RSSBytes)
 		r.peak.Goroutines = max(r.peak.Goroutines, s.Goroutines)
+		if r.whepBase > 0 {
+			r.whepPeak = max(r.whepPeak, s.RSSBytes)
+		}
 		r.peakMu.Unlock()
 	}
 	return s, err
@@ -146,10 +150,12 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	// WHEP ramp.
 	if s.WHEPViewers > 0 {
 		r.rampWHEP(rctx)
-		// Per WHEP viewer: the server's RSS peak over the rest of the run
-		// (it climbs towards the GC's heap goal between collections), less
-		// what it was before them; taken at the end of the run.
+		// Per WHEP viewer: the server's RSS peak from the end of the ramp
+		// to the end of the run (it climbs towards the GC's heap goal
+		// between collections), less what it was before the ramp.
+		r.peakMu.Lock()
 		r.whepBase = base.RSSBytes
+		r.peakMu.Unlock()
 	}
 
 	// Measured phase.
@@ -603,7 +609,7 @@ func (r *Runner) fill(rep *Report) {
 	r.peakMu.Lock()
 	rep.Server.RSSPeakMiB = round1(r.peak.RSSBytes / (1 << 20))
 	if n := r.whep.connected.Load(); n > 0 && r.whepBase > 0 {
-		rep.Server.RSSPerWHEPKiB = round1((r.peak.RSSBytes - r.whepBase) / float64(n) / 1024)
+		rep.Server.RSSPerWHEPKiB = round1((max(r.whepPeak, r.whepBase) - r.whepBase) / float64(n) / 1024)
 	}
 	rep.Server.Goroutines = r.peak.Goroutines
 	r.peakMu.Unlock()
