@@ -29,7 +29,7 @@ test:
 test-short:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## bench: the apply benchmarks, then the load scenarios (S1–S5) at LOAD_SCALE against a jobcast started
+## bench: the apply benchmarks (closed loop, bursts, and the open loop at 1,000/s), then the load scenarios (S1–S5) at LOAD_SCALE against a jobcast started
 ## for each (fresh SQLite dir, Redis db LOAD_REDIS); prints the reports and rewrites the generated
 ## section of docs/benchmarks.md (BENCH_DOCS) with them
 LOAD_SCALE    ?= 0.2
@@ -49,6 +49,8 @@ bench:
 		st=$$?; cat bin/apply-bench.txt; [ $$st -eq 0 ] || exit $$st
 	@$(GO) test -run '^$$' -bench 'ApplyBurst' -benchtime $(APPLY_BURSTS) -count=1 -timeout $(TEST_TIMEOUT) ./cmd/jobcast > bin/apply-burst.txt 2>&1; \
 		st=$$?; cat bin/apply-burst.txt >> bin/apply-bench.txt; cat bin/apply-burst.txt; [ $$st -eq 0 ] || exit $$st
+	@$(GO) test -run '^$$' -bench 'ApplyRate' -benchtime 1x -count=1 -timeout $(TEST_TIMEOUT) ./cmd/jobcast > bin/apply-rate.txt 2>&1; \
+		st=$$?; cat bin/apply-rate.txt >> bin/apply-bench.txt; cat bin/apply-rate.txt; [ $$st -eq 0 ] || exit $$st
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); \
 	./bin/jobcast-load -spawn bin/jobcast -redis-url $(LOAD_REDIS) -scenario s1,s1b,s2,s3,s4,s5 \
 		-scale $(LOAD_SCALE) -duration $(LOAD_DURATION) -json bin/bench-report.json -server-log bin/bench-server.log \
