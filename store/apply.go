@@ -786,29 +786,8 @@ func clamp(n, max int) int { return min(max, n) }
 // over the applications themselves — the ground truth the applicant
 // counters (ApplicantCounts) are checked against; live paths use those.
 func (db *DB) ApplicationCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error) {
-	out := map[live.JobID]int{}
-	if len(jobs) == 0 {
-		return out, nil
-	}
-	ph := strings.TrimSuffix(strings.Repeat("?, ", len(jobs)), ", ")
-	args := make([]any, len(jobs))
-	for i, j := range jobs {
-		args[i] = j
-	}
-	rows, err := db.r().query(ctx, "SELECT job_id, COUNT(*) FROM applications WHERE job_id IN ("+ph+") GROUP BY job_id", args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: counting applications: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var j live.JobID
-		var n int
-		if err := rows.Scan(&j, &n); err != nil {
-			return nil, fmt.Errorf("store: counting applications: %w", err)
-		}
-		out[j] = n
-	}
-	return out, mapErr(rows.Err())
+	return db.countsByJob(ctx, "counting applications",
+		"SELECT job_id, COUNT(*) FROM applications WHERE job_id IN (%s) GROUP BY job_id", jobs)
 }
 
 // ApplicantCounts returns the applicant counter of each given job (jobs
@@ -817,6 +796,13 @@ func (db *DB) ApplicationCounts(ctx context.Context, jobs []live.JobID) (map[liv
 // range, at most 16 rows a job) instead of counted over its
 // applications. The live totals use it.
 func (db *DB) ApplicantCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error) {
+	return db.countsByJob(ctx, "reading applicant counts",
+		"SELECT job_id, CAST(SUM(n) AS BIGINT) FROM job_applicants WHERE job_id IN (%s) GROUP BY job_id HAVING SUM(n) > 0", jobs)
+}
+
+// countsByJob runs query (job id and a number per row; %s is where the
+// job ids go) for jobs and returns the numbers by job.
+func (db *DB) countsByJob(ctx context.Context, what, query string, jobs []live.JobID) (map[live.JobID]int, error) {
 	out := map[live.JobID]int{}
 	if len(jobs) == 0 {
 		return out, nil
@@ -826,16 +812,16 @@ func (db *DB) ApplicantCounts(ctx context.Context, jobs []live.JobID) (map[live.
 	for i, j := range jobs {
 		args[i] = j
 	}
-	rows, err := db.r().query(ctx, "SELECT job_id, CAST(SUM(n) AS BIGINT) FROM job_applicants WHERE job_id IN ("+ph+") GROUP BY job_id HAVING SUM(n) > 0", args...)
+	rows, err := db.r().query(ctx, fmt.Sprintf(query, ph), args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: reading applicant counts: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var j live.JobID
 		var n int
 		if err := rows.Scan(&j, &n); err != nil {
-			return nil, fmt.Errorf("store: reading applicant counts: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		out[j] = n
 	}
