@@ -130,7 +130,7 @@ func openTransport(cfg *Config, lf logging.LoggerFactory) (*transport, error) {
 			return nil, fmt.Errorf("listen ICE-TCP: %w", err)
 		}
 		t.tcpLn = ln
-		t.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp"), deadlineListener{ln}, 32)
+		t.tcpMux = newICETCPMux(ln, lf.NewLogger("ice-tcp"))
 	}
 	return t, nil
 }
@@ -203,11 +203,24 @@ func (t *transport) tcpPort() int {
 	return t.tcpLn.Addr().(*net.TCPAddr).Port
 }
 
-// tcpWriteTimeout bounds one write to an ICE-TCP client. pion writes
-// without a deadline, so a client that stops reading (zero window) would
-// block the fan-out shard, or the report loop, writing to it, and with them
-// every other viewer they serve.
-const tcpWriteTimeout = 2 * time.Second
+// ICE-TCP clients: pion's mux queues what is written to each connection in
+// a buffer its own goroutine drains, and drops packets when the buffer is
+// full, so a slow client never blocks the fan-out shards or the report
+// loop. What a stalled one (zero window) holds is bounded here: a 256 KiB
+// queue (about a second of video; pion's default is 4 MB) and, once that
+// and the kernel's buffer are full, a write that takes 2 s closes the
+// connection (its ICE fails and its session ends), freeing both.
+const (
+	tcpWriteBuffer  = 256 << 10
+	tcpWriteTimeout = 2 * time.Second
+)
+
+// newICETCPMux is the ICE-TCP mux on ln (passive candidates only).
+func newICETCPMux(ln net.Listener, log logging.LeveledLogger) ice.TCPMux {
+	return ice.NewTCPMuxDefault(ice.TCPMuxParams{
+		Listener: deadlineListener{ln}, Logger: log, ReadBufferSize: 32, WriteBufferSize: tcpWriteBuffer,
+	})
+}
 
 // deadlineListener hands the ICE-TCP mux connections whose writes time out.
 type deadlineListener struct{ net.Listener }
@@ -221,8 +234,7 @@ func (l deadlineListener) Accept() (net.Conn, error) {
 }
 
 // deadlineConn closes itself when a write fails or times out: a frame
-// written in part would corrupt the RFC 4571 stream, and the viewer's ICE
-// then fails and its session closes.
+// written in part would corrupt the RFC 4571 stream.
 type deadlineConn struct{ net.Conn }
 
 func (c *deadlineConn) Write(b []byte) (int, error) {

@@ -245,8 +245,8 @@ type reportedStream struct {
 // every second (lip sync needs them), from one goroutine for the whole
 // server: pion's sender-report interceptor takes a lock and reads the clock
 // per packet per viewer, and a goroutine per viewer costs its stack. A
-// write never blocks for long: UDP does not, and an ICE-TCP client that
-// stops reading is cut after tcpWriteTimeout.
+// write does not block: UDP does not, and pion queues ICE-TCP writes
+// (newICETCPMux).
 func (s *Server) reportLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

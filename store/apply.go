@@ -494,7 +494,11 @@ func insertApplicationsPG(ctx context.Context, x q, in []ApplyInput, ins []int, 
 		x.db.applyRetries.Add(1)
 		// The statement was rolled back as a whole: nothing of it is
 		// committed, the same batch can run again.
-		time.Sleep(time.Duration(attempt) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * time.Millisecond):
+		}
 	}
 }
 
@@ -670,9 +674,9 @@ INSERT INTO job_applicants (job_id, shard, n) SELECT job_id, 0, COUNT(*) FROM ap
 	// own partial index. outbox_pending goes, so the planner cannot fall
 	// back to it on stale statistics.
 	migrations = append(migrations, migration{Version: 3003, Name: "outbox: partial indexes for claim and purge", SQL: `
-CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
-CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
-DROP INDEX outbox_pending`})
+CREATE INDEX IF NOT EXISTS outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
+DROP INDEX IF EXISTS outbox_pending`})
 }
 
 // DeliverOutbox claims up to limit undelivered outbox rows, oldest first,
@@ -800,8 +804,9 @@ func (db *DB) ApplicantCounts(ctx context.Context, jobs []live.JobID) (map[live.
 		"SELECT job_id, CAST(SUM(n) AS BIGINT) FROM job_applicants WHERE job_id IN (%s) GROUP BY job_id HAVING SUM(n) > 0", jobs)
 }
 
-// countsByJob runs query (job id and a number per row; %s is where the
-// job ids go) for jobs and returns the numbers by job.
+// countsByJob runs query (job id and a number per row; the first %s is
+// where the job ids' placeholders go) for jobs and returns the numbers by
+// job.
 func (db *DB) countsByJob(ctx context.Context, what, query string, jobs []live.JobID) (map[live.JobID]int, error) {
 	out := map[live.JobID]int{}
 	if len(jobs) == 0 {
@@ -812,7 +817,7 @@ func (db *DB) countsByJob(ctx context.Context, what, query string, jobs []live.J
 	for i, j := range jobs {
 		args[i] = j
 	}
-	rows, err := db.r().query(ctx, fmt.Sprintf(query, ph), args...)
+	rows, err := db.r().query(ctx, strings.Replace(query, "%s", ph, 1), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -112,6 +113,9 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	pool.SetMaxIdleConns(10)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{dialect: Postgres, read: pool, write: pool, now: time.Now, shards: applicantShards}
+	// Nodes start their round robins at different shards, so their batches
+	// rarely meet on one counter row.
+	db.shard.Store(rand.Uint32())
 	if err := db.init(ctx); err != nil {
 		db.Close()
 		return nil, err
