@@ -464,3 +464,31 @@ func TestApplyWhileBrokerDown(t *testing.T) {
 		}
 	}
 }
+
+// The relay deletes delivered outbox rows older than Keep, every
+// PurgeEvery: the outbox holds about a day of applications, not all.
+func TestRelayPurgesDeliveredRows(t *testing.T) {
+	db := storetest.SQLite(t)
+	f := newFair(t, db, 3)
+	rec := &recorder{}
+	n := newNode(t, db, rec) // its relay keeps delivered rows a day
+	for _, s := range f.seekers {
+		if a := call(t, n.srv.URL, "POST", f.applyPath(f.jobA), s, nil); a.status >= 300 {
+			t.Fatalf("apply: %d %s", a.status, a.body)
+		}
+	}
+	waitFor(t, 10*time.Second, "3 applications in the feed", func() bool { return len(rec.of(live.EvApplication)) == 3 })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	purger := jobs.NewRelay(db, rec, rec, log)
+	purger.Poll, purger.Keep, purger.PurgeEvery = 10*time.Millisecond, 0, time.Millisecond
+	purger.Start()
+	time.Sleep(200 * time.Millisecond)
+	purger.Close()
+	left, err := db.DeleteDeliveredOutbox(context.Background(), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("%d delivered rows left in the outbox after the purge", left)
+	}
+}

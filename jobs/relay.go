@@ -15,6 +15,7 @@ import (
 type OutboxStore interface {
 	DeliverOutbox(ctx context.Context, limit int, deliver func([]store.OutboxItem) int) (int, error)
 	ApplicantCounts(ctx context.Context, jobs []live.JobID) (map[live.JobID]int, error)
+	DeleteDeliveredOutbox(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
 // Relay delivers what committed transactions left in the outbox — after a
@@ -39,11 +40,16 @@ type Relay struct {
 	// are served together, so a burst of applies costs a few relay
 	// transactions, not one each (on SQLite they share the one writer).
 	Gap time.Duration
+	// Keep is how long delivered rows stay in the outbox (for looking into
+	// a delivery problem); every PurgeEvery the relay deletes older ones,
+	// so the table holds about a day of applications, not all of them.
+	Keep, PurgeEvery time.Duration
 }
 
 // NewRelay builds a relay; Start runs it.
 func NewRelay(st OutboxStore, pub live.Publisher, notify live.Notifier, log *slog.Logger) *Relay {
 	return &Relay{store: st, pub: pub, notify: notify, log: log, Poll: time.Second, Gap: 25 * time.Millisecond,
+		Keep: 24 * time.Hour, PurgeEvery: 10 * time.Minute,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -79,6 +85,7 @@ func (r *Relay) run() {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var last time.Time
+	lastPurge := time.Now()
 	for {
 		select {
 		case <-r.stop:
@@ -94,6 +101,10 @@ func (r *Relay) run() {
 			}
 		}
 		last = time.Now()
+		if last.Sub(lastPurge) >= r.PurgeEvery {
+			lastPurge = last
+			r.purge(ctx)
+		}
 		n, err := r.Round(ctx)
 		switch {
 		case err != nil:
@@ -123,6 +134,18 @@ func (r *Relay) run() {
 		} else {
 			t.Reset(r.Poll)
 		}
+	}
+}
+
+// purge deletes the rows delivered more than Keep ago. Every node's relay
+// does it; the DELETE is the same whoever runs it.
+func (r *Relay) purge(ctx context.Context) {
+	n, err := r.store.DeleteDeliveredOutbox(ctx, time.Now().Add(-r.Keep))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		r.log.Warn("outbox relay: purging delivered rows failed", "err", err)
+	case n > 0:
+		r.log.Debug("outbox relay: purged delivered rows", "rows", n)
 	}
 }
 
