@@ -312,6 +312,23 @@ type testViewer struct {
 	once      sync.Once
 }
 
+// publishAndWatch makes a room with stream key key, publishes to it and
+// starts one viewer, and waits until the viewer gets video.
+func publishAndWatch(t *testing.T, e *env, key string) (live.RoomID, *testPublisher, *testViewer, httpAnswer) {
+	t.Helper()
+	room := e.rooms.add(key)
+	pub, a := publish(t, e.url, room, key)
+	if pub == nil {
+		t.Fatalf("publish: %d %s", a.status, a.body)
+	}
+	v, a := watch(t, e.url, room, "")
+	if v == nil {
+		t.Fatalf("watch: %d %s", a.status, a.body)
+	}
+	eventually(t, 10*time.Second, "video", func() bool { return v.video.Load() > 10 })
+	return room, pub, v, a
+}
+
 func watch(t *testing.T, base string, room live.RoomID, token string) (*testViewer, httpAnswer) {
 	return watchWith(t, base, room, token, false)
 }

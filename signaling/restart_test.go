@@ -17,15 +17,7 @@ import (
 // old ETag no longer matches.
 func TestICERestart(t *testing.T) {
 	e := newEnv(t, nil)
-	room := e.rooms.add("key-1")
-	if pub, ans := publish(t, e.url, room, "key-1"); pub == nil {
-		t.Fatalf("publish: %d %s", ans.status, ans.body)
-	}
-	v, ans := watch(t, e.url, room, "")
-	if v == nil {
-		t.Fatalf("watch: %d %s", ans.status, ans.body)
-	}
-	eventually(t, 10*time.Second, "video before the restart", func() bool { return v.video.Load() > 10 })
+	_, _, v, ans := publishAndWatch(t, e, "key-1")
 	oldETag := ans.header.Get("ETag")
 
 	newETag := restartICE(t, v.pc, v.location, "", oldETag)

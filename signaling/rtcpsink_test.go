@@ -132,15 +132,7 @@ func TestViewerSendingMediaIsClosed(t *testing.T) {
 // a stream pion keeps until the session ends) has its session closed.
 func TestViewerRTCPFloodIsClosed(t *testing.T) {
 	e := newEnv(t, nil)
-	room := e.rooms.add("k")
-	if pub, a := publish(t, e.url, room, "k"); pub == nil {
-		t.Fatalf("publish: %d %s", a.status, a.body)
-	}
-	v, a := watch(t, e.url, room, "")
-	if v == nil {
-		t.Fatalf("watch: %d %s", a.status, a.body)
-	}
-	eventually(t, 10*time.Second, "video", func() bool { return v.video.Load() > 10 })
+	_, _, v, _ := publishAndWatch(t, e, "k")
 	for i := range 20 {
 		rr := &rtcp.ReceiverReport{SSRC: 1}
 		for j := range 4 {
