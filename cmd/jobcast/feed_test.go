@@ -146,7 +146,7 @@ func TestApplicationFeedIsPerOrgAcrossNodes(t *testing.T) {
 				counts++
 				continue
 			}
-			if bytes.Contains(ev.Data, []byte("13800")) || bytes.Contains(ev.Data, []byte("Seeker 0")) {
+			if bytes.Contains(ev.Data, []byte("1380000")) || bytes.Contains(ev.Data, []byte("Seeker 0")) {
 				t.Fatalf("%s: application event carries personal data: %s", name, ev.Data)
 			}
 			var d live.ApplicationData
