@@ -71,3 +71,25 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// A stored hash verifies only in its one canonical spelling: not behind a
+// prefix, not with a key whose base64 differs in its unused trailing bits
+// (both found by FuzzVerify).
+func TestVerifyCanonicalOnly(t *testing.T) {
+	h := newHasher(HashParams{Time: 1, Memory: 64, Threads: 1}, 2)
+	good, err := h.hash(context.Background(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := h.verify(context.Background(), "pw", good); !ok || err != nil {
+		t.Fatalf("the good hash: %v %v", ok, err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	last := strings.IndexByte(alphabet, good[len(good)-1])
+	tweaked := good[:len(good)-1] + string(alphabet[last^1]) // the same bytes to a lax decoder
+	for _, bad := range []string{"0" + good, tweaked} {
+		if ok, _ := h.verify(context.Background(), "pw", bad); ok {
+			t.Errorf("verified %q", bad)
+		}
+	}
+}

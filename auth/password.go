@@ -68,7 +68,7 @@ func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	key := argon2.IDKey([]byte(password), salt, h.p.Time, h.p.Memory, h.p.Threads, keyLen)
-	b64 := base64.RawStdEncoding
+	b64 := base64.RawStdEncoding.Strict() // one spelling per salt and key: no stray trailing bits
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.p.Memory, h.p.Time, h.p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -78,7 +78,7 @@ var errBadHash = errors.New("auth: malformed password hash")
 // verify reports whether password matches encoded (constant-time compare).
 func (h *hasher) verify(ctx context.Context, password, encoded string) (bool, error) {
 	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return false, errBadHash
 	}
 	var v int
@@ -94,7 +94,7 @@ func (h *hasher) verify(ctx context.Context, password, encoded string) (bool, er
 		p.Memory == 0 || p.Memory > 64<<10 || p.Time == 0 || p.Time > 4 || p.Threads == 0 || p.Threads > 4 {
 		return false, errBadHash
 	}
-	b64 := base64.RawStdEncoding
+	b64 := base64.RawStdEncoding.Strict() // one spelling per salt and key: no stray trailing bits
 	salt, err := b64.DecodeString(parts[4])
 	if err != nil || len(salt) > 64 {
 		return false, errBadHash
