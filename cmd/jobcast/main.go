@@ -70,7 +70,7 @@ func run(args []string, getenv func(string) string) int {
 // gcPercent is jobcast's garbage-collection target unless GOGC is set. What
 // a node holds per viewer (WebRTC sessions, sockets) is long-lived and makes
 // little garbage, so the GC's default headroom (the heap may grow to twice
-// what is live) is mostly idle memory: at 50 a media viewer costs ~75 KiB
+// what is live) is mostly idle memory: at 50 a media viewer costs ~60 KiB
 // less RSS for little CPU (docs/benchmarks.md, "GC target").
 const gcPercent = 50
 
